@@ -1,0 +1,54 @@
+# Everything a fresh machine needs is installed from here.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+# The CPU build of torch that lies on this machine's disk; a bare `torch` requirement
+# would pull a multi-GB CUDA build, so it is installed first and pinned.
+TORCH_SPEC ?= torch==2.13.0
+PROTO_SRC := proto/scenesearch/v1/scenesearch.proto
+
+.PHONY: install proto proto-check lint test test-fast demo serve bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH_SPEC)"
+	# strict editable mode builds a real tree of links, so mypy and tools see scenesearch.*
+	$(PIP) install -q -e ".[dev]" --config-settings editable_mode=strict
+	touch $@
+
+install: $(VENV)/.installed
+
+proto: install
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto \
+		--grpc_python_out=proto $(PROTO_SRC)
+
+# Fails when the committed stubs differ from what protoc generates now.
+proto-check: install
+	$(PY) scripts/check_proto.py
+
+lint: install
+	$(VENV)/bin/ruff check server client tests bench scripts
+	$(VENV)/bin/ruff format --check server client tests bench scripts
+	$(VENV)/bin/mypy -p scenesearch.server -p scenesearch.client
+	$(VENV)/bin/mypy tests bench scripts
+
+test: install
+	$(VENV)/bin/pytest -q
+
+test-fast: install
+	$(VENV)/bin/pytest -q -m "not slow"
+
+demo: install
+	$(PY) scripts/demo.py
+
+serve: install
+	$(VENV)/bin/scenesearch serve
+
+bench: install
+	$(PY) bench/ingest.py
+	$(PY) bench/index.py
+
+clean:
+	rm -rf $(VENV) build .demo .mypy_cache .ruff_cache .pytest_cache

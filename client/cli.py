@@ -1,0 +1,265 @@
+"""`scenesearch` command line: serve, ingest, search, similar, videos, stats, index."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from scenesearch.client import render
+from scenesearch.client.remote import (
+    DEFAULT_ADDRESS,
+    ClientError,
+    IngestUpdate,
+    SceneSearchClient,
+    SearchResults,
+    ingest_options,
+)
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
+                  ".wmv", ".flv", ".3gp"}
+
+out = Console()
+err = Console(stderr=True)
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Files as given; directories expanded (recursively) to the video files inside."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*")
+                            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        else:
+            found.append(path)
+    return found
+
+
+def connect(args: argparse.Namespace) -> SceneSearchClient:
+    ca = Path(args.tls_ca).read_bytes() if args.tls_ca else None
+    return SceneSearchClient(args.address, timeout_s=args.timeout, token=args.token,
+                             root_certificates=ca)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    paths = expand_paths(args.paths)
+    if not paths:
+        err.print("no video files found in the given paths")
+        return 2
+    options = ingest_options(args.sample_interval, args.detector or "", args.threshold)
+    failures = 0
+    results = []
+    with connect(args) as client, Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[stage]}"), TimeRemainingColumn(), console=err,
+        disable=args.json or not err.is_terminal and not args.progress,
+    ) as bars:
+        for path in paths:
+            task = bars.add_task(path.name[:40], total=1.0, stage="queued")
+            on_progress = _progress_updater(bars, task)
+            try:
+                if args.upload:
+                    final = client.upload(path, options, on_progress)
+                else:
+                    final = client.ingest_path(str(path.resolve()), options, on_progress)
+            except ClientError as exc:
+                failures += 1
+                bars.update(task, stage="[red]failed")
+                err.print(f"[red]{path}: {exc.code.name}: {exc.message}")
+                results.append({"path": str(path), "error": exc.code.name,
+                                "message": exc.message})
+                continue
+            note = "already ingested" if final.already_ingested else "done"
+            bars.update(task, completed=1.0, stage=f"{note} → video {final.video_id}")
+            results.append({"path": str(path), "video_id": final.video_id,
+                            "already_ingested": final.already_ingested})
+    if args.json:
+        print(render.to_json(results))
+    else:
+        for r in results:
+            if "video_id" in r:
+                out.print(f"{r['path']}: video {r['video_id']}"
+                          + (" (already ingested)" if r["already_ingested"] else ""))
+    return 1 if failures else 0
+
+
+def _progress_updater(bars: Progress, task: TaskID) -> Callable[[IngestUpdate], None]:
+    def update(u: IngestUpdate) -> None:
+        frames = f" {u.frames_done}/{u.frames_total} frames" if u.frames_total else ""
+        bars.update(task, completed=u.fraction, stage=f"{u.stage}{frames}")
+
+    return update
+
+
+def show_hits(args: argparse.Namespace, results: SearchResults, title: str) -> int:
+    if args.json:
+        print(render.to_json(results))
+        return 0
+    if results.query_truncated:
+        err.print("[yellow]note: the query was longer than CLIP's 77-token context and was "
+                  "truncated")
+    if not results.hits:
+        out.print("no matching scenes")
+        return 0
+    out.print(render.hits_table(results.hits, f"{title} ({results.index_kind} index)"))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    given = [x is not None for x in (args.text, args.image, args.scene)]
+    if sum(given) != 1:
+        err.print("give exactly one of: a text query, --image FILE or --scene ID")
+        return 2
+    with connect(args) as client:
+        common = {"top_k": args.top_k, "video_ids": args.video or (),
+                  "min_score": args.min_score}
+        if args.text is not None:
+            results = client.search_text(args.text, **common)
+            title = f"“{args.text}”"
+        elif args.image is not None:
+            results = client.search_image(Path(args.image).read_bytes(), **common)
+            title = f"image {args.image}"
+        else:
+            results = client.search_scene(args.scene, **common)
+            title = f"like scene {args.scene}"
+    return show_hits(args, results, title)
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        results = client.search_scene(args.scene_id, top_k=args.top_k,
+                                      video_ids=args.video or (), min_score=args.min_score,
+                                      exclude_same_video=args.exclude_video)
+    return show_hits(args, results, f"like scene {args.scene_id}")
+
+
+def cmd_videos(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        if args.action == "list":
+            videos = client.list_videos()
+            print(render.to_json(videos)) if args.json else out.print(render.videos_table(videos))
+        elif args.action == "show":
+            detail = client.get_video(args.video_id)
+            print(render.to_json(detail)) if args.json else render.video_detail(out, detail)
+        else:
+            removed = client.delete_video(args.video_id)
+            if args.json:
+                print(render.to_json({"video_id": args.video_id, "scenes_removed": removed}))
+            else:
+                out.print(f"deleted video {args.video_id} ({removed} scenes)")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        stats = client.stats()
+    print(render.to_json(stats)) if args.json else out.print(render.stats_table(stats))
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    params = dict(p.split("=", 1) for p in args.param)
+    with connect(args) as client:
+        kind, vectors, seconds = client.rebuild_index(args.kind, params)
+    out.print(f"rebuilt the {kind} index: {vectors} vectors in {seconds:.2f}s")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from scenesearch.server.__main__ import run
+
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scenesearch", description="Semantic scene search in "
+                                     "video: ingest videos, then ask where things are.")
+    parser.add_argument("--address", default=os.environ.get("SCENESEARCH_ADDRESS",
+                                                            DEFAULT_ADDRESS))
+    parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
+    parser.add_argument("--token", default=os.environ.get("SCENESEARCH_TOKEN"))
+    parser.add_argument("--tls-ca", default=os.environ.get("SCENESEARCH_TLS_CA"),
+                        help="CA certificate (PEM) to verify a TLS server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from scenesearch.server.config import add_server_arguments
+
+    serve = sub.add_parser("serve", help="run the server")
+    add_server_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    def with_json(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return p
+
+    ingest = with_json(sub.add_parser("ingest", help="ingest video files or directories"))
+    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("--upload", action="store_true",
+                        help="send the file to the server instead of passing its path")
+    ingest.add_argument("--sample-interval", type=float, default=0.0)
+    ingest.add_argument("--detector", choices=("content", "adaptive", "threshold", "histogram"))
+    ingest.add_argument("--threshold", type=float, default=0.0)
+    ingest.add_argument("--progress", action="store_true",
+                        help="show progress bars even when stderr is not a terminal")
+    ingest.set_defaults(func=cmd_ingest)
+
+    def with_filters(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--top-k", type=int, default=10)
+        p.add_argument("--video", type=int, action="append", help="only this video (repeatable)")
+        p.add_argument("--min-score", type=float, default=None)
+        return with_json(p)
+
+    search = with_filters(sub.add_parser("search", help="search scenes by text, image or scene"))
+    search.add_argument("text", nargs="?")
+    search.add_argument("--image")
+    search.add_argument("--scene", type=int)
+    search.set_defaults(func=cmd_search)
+
+    similar = with_filters(sub.add_parser("similar", help="scenes like an existing scene"))
+    similar.add_argument("scene_id", type=int)
+    similar.add_argument("--exclude-video", action="store_true",
+                         help="leave out the other scenes of the same video")
+    similar.set_defaults(func=cmd_similar)
+
+    videos = sub.add_parser("videos", help="list, show or delete videos")
+    vsub = videos.add_subparsers(dest="action", required=True)
+    with_json(vsub.add_parser("list")).set_defaults(func=cmd_videos)
+    for action in ("show", "delete"):
+        p = with_json(vsub.add_parser(action))
+        p.add_argument("video_id", type=int)
+        p.set_defaults(func=cmd_videos)
+
+    with_json(sub.add_parser("stats", help="server statistics")).set_defaults(func=cmd_stats)
+
+    index = sub.add_parser("index", help="switch the index kind of a running server")
+    isub = index.add_subparsers(dest="action", required=True)
+    rebuild = isub.add_parser("rebuild")
+    rebuild.add_argument("kind", choices=("flat", "hnsw", "ivfpq", "lsh"))
+    rebuild.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    rebuild.set_defaults(func=cmd_index)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except ClientError as exc:
+        err.print(f"[red]error: {exc.code.name}: {exc.message}")
+        code = 1
+    except FileNotFoundError as exc:
+        err.print(f"[red]error: {exc.filename}: no such file")
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

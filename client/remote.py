@@ -1,0 +1,264 @@
+"""Typed Python client for the scenesearch gRPC API. Every call has a deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from scenesearch.v1 import scenesearch_pb2 as pb
+from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+CHUNK_BYTES = 1024 * 1024
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+STAGE_NAMES = {v: k.removeprefix("INGEST_STAGE_").lower()
+               for k, v in pb.IngestStage.items()}
+
+
+class ClientError(Exception):
+    """A failed call: the gRPC status code name and the server's message."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class IngestUpdate:
+    job_id: str
+    stage: str
+    fraction: float
+    frames_done: int
+    frames_total: int
+    video_id: int
+    already_ingested: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    video_id: int
+    video_path: str
+    scene_id: int
+    scene_index: int
+    start_s: float
+    end_s: float
+    best_time_s: float
+    score: float
+    index_kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    hits: list[Hit]
+    index_kind: str
+    query_truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    id: int
+    path: str
+    content_hash: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+    scene_count: int
+    sample_count: int
+    ingested_at: float
+    rotation: int
+
+
+@dataclass(frozen=True, slots=True)
+class SceneInfo:
+    id: int
+    video_id: int
+    index: int
+    start_s: float
+    end_s: float
+    start_frame: int
+    end_frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoDetail:
+    video: VideoInfo
+    scenes: list[SceneInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStats:
+    video_count: int
+    scene_count: int
+    frame_count: int
+    model: str
+    dimension: int
+    device: str
+    index_kind: str
+    index_params: dict[str, str] = field(default_factory=dict)
+    index_note: str = ""
+    index_size: int = 0
+    jobs_queued: int = 0
+    jobs_running: int = 0
+
+
+T = TypeVar("T")
+
+
+def _fields(message: Any, cls: type[T]) -> T:
+    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    values = {n: getattr(message, n) for n in names}
+    return cls(**{k: (dict(v) if hasattr(v, "items") else v) for k, v in values.items()})
+
+
+def _update(p: pb.IngestProgress) -> IngestUpdate:
+    return IngestUpdate(p.job_id, STAGE_NAMES.get(p.stage, "unknown"), p.fraction,
+                        p.frames_done, p.frames_total, p.video_id, p.already_ingested, p.message)
+
+
+def ingest_options(sample_interval_s: float = 0.0, detector: str = "",
+                   threshold: float = 0.0) -> pb.IngestOptions:
+    return pb.IngestOptions(sample_interval_s=sample_interval_s, detector=detector,
+                            threshold=threshold)
+
+
+class SceneSearchClient:
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 30.0,
+                 ingest_timeout_s: float = 6 * 3600.0, token: str | None = None,
+                 root_certificates: bytes | None = None) -> None:
+        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+        if root_certificates is not None:
+            creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self._channel = grpc.secure_channel(address, creds, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+        self._stub = pb_grpc.SceneSearchStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout_s = timeout_s
+        self.ingest_timeout_s = ingest_timeout_s
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> SceneSearchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., T], request: Any, timeout_s: float | None = None) -> T:
+        try:
+            return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise ClientError(exc.code(), exc.details() or "") from None
+
+    def _stream(self, responses: Iterator[pb.IngestProgress],
+                on_progress: Callable[[IngestUpdate], None] | None) -> IngestUpdate:
+        last: IngestUpdate | None = None
+        try:
+            for message in responses:
+                last = _update(message)
+                if on_progress is not None:
+                    on_progress(last)
+        except grpc.RpcError as exc:
+            raise ClientError(exc.code(), exc.details() or "") from None
+        if last is None or last.stage != "done":
+            raise ClientError(grpc.StatusCode.UNKNOWN, "the ingest stream ended early")
+        return last
+
+    # --- ingest -------------------------------------------------------------------------
+
+    def ingest_path(self, path: str, options: pb.IngestOptions | None = None,
+                    on_progress: Callable[[IngestUpdate], None] | None = None) -> IngestUpdate:
+        """Ingest a file by its path on the server (must be under a media root)."""
+        request = pb.IngestVideoRequest(path=path, options=options)
+        responses = self._stub.IngestVideo(request, timeout=self.ingest_timeout_s,
+                                           metadata=self._metadata)
+        return self._stream(responses, on_progress)
+
+    def upload(self, path: Path, options: pb.IngestOptions | None = None,
+               on_progress: Callable[[IngestUpdate], None] | None = None,
+               on_sent: Callable[[int], None] | None = None) -> IngestUpdate:
+        """Send a local file to the server and ingest it."""
+        size = path.stat().st_size
+
+        def chunks() -> Iterator[pb.UploadVideoRequest]:
+            yield pb.UploadVideoRequest(header=pb.UploadHeader(
+                filename=path.name, size_bytes=size, options=options))
+            sent = 0
+            with open(path, "rb") as fh:
+                while chunk := fh.read(CHUNK_BYTES):
+                    sent += len(chunk)
+                    if on_sent is not None:
+                        on_sent(sent)
+                    yield pb.UploadVideoRequest(chunk=chunk)
+
+        responses = self._stub.UploadVideo(chunks(), timeout=self.ingest_timeout_s,
+                                           metadata=self._metadata)
+        return self._stream(responses, on_progress)
+
+    # --- search -------------------------------------------------------------------------
+
+    def _search(self, request: pb.SearchRequest, top_k: int, video_ids: Sequence[int],
+                min_score: float | None) -> SearchResults:
+        request.top_k = top_k
+        request.video_ids.extend(video_ids)
+        if min_score is not None:
+            request.min_score = min_score
+        response = self._call(self._stub.Search, request)
+        return SearchResults([_fields(h, Hit) for h in response.hits], response.index_kind,
+                             response.query_truncated)
+
+    def search_text(self, text: str, top_k: int = 10, video_ids: Sequence[int] = (),
+                    min_score: float | None = None) -> SearchResults:
+        return self._search(pb.SearchRequest(text=text), top_k, video_ids, min_score)
+
+    def search_image(self, image: bytes, top_k: int = 10, video_ids: Sequence[int] = (),
+                     min_score: float | None = None) -> SearchResults:
+        return self._search(pb.SearchRequest(image=image), top_k, video_ids, min_score)
+
+    def search_scene(self, scene_id: int, top_k: int = 10, video_ids: Sequence[int] = (),
+                     min_score: float | None = None,
+                     exclude_same_video: bool = False) -> SearchResults:
+        request = pb.SearchRequest(scene_id=scene_id, exclude_same_video=exclude_same_video)
+        return self._search(request, top_k, video_ids, min_score)
+
+    # --- library ------------------------------------------------------------------------
+
+    def list_videos(self) -> list[VideoInfo]:
+        response = self._call(self._stub.ListVideos, pb.ListVideosRequest())
+        return [_fields(v, VideoInfo) for v in response.videos]
+
+    def get_video(self, video_id: int) -> VideoDetail:
+        response = self._call(self._stub.GetVideo, pb.GetVideoRequest(video_id=video_id))
+        return VideoDetail(_fields(response.video, VideoInfo),
+                           [_fields(s, SceneInfo) for s in response.scenes])
+
+    def delete_video(self, video_id: int) -> int:
+        request = pb.DeleteVideoRequest(video_id=video_id)
+        return self._call(self._stub.DeleteVideo, request).scenes_removed
+
+    def stats(self) -> ServerStats:
+        return _fields(self._call(self._stub.GetStats, pb.GetStatsRequest()), ServerStats)
+
+    def rebuild_index(self, kind: str, params: Mapping[str, str] | None = None,
+                      timeout_s: float = 3600.0) -> tuple[str, int, float]:
+        request = pb.RebuildIndexRequest(kind=kind, params=dict(params or {}))
+        response = self._call(self._stub.RebuildIndex, request, timeout_s)
+        return response.index_kind, response.vectors, response.seconds
+
+    @property
+    def stub(self) -> pb_grpc.SceneSearchStub:
+        return self._stub
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata

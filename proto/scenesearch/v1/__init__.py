@@ -1,0 +1,1 @@
+"""Generated gRPC/protobuf stubs for the scenesearch.v1 API (regenerate with `make proto`)."""

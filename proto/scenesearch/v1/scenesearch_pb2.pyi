@@ -1,0 +1,397 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class IngestStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INGEST_STAGE_UNSPECIFIED: _ClassVar[IngestStage]
+    INGEST_STAGE_QUEUED: _ClassVar[IngestStage]
+    INGEST_STAGE_HASHING: _ClassVar[IngestStage]
+    INGEST_STAGE_DECODING: _ClassVar[IngestStage]
+    INGEST_STAGE_COMMITTING: _ClassVar[IngestStage]
+    INGEST_STAGE_DONE: _ClassVar[IngestStage]
+INGEST_STAGE_UNSPECIFIED: IngestStage
+INGEST_STAGE_QUEUED: IngestStage
+INGEST_STAGE_HASHING: IngestStage
+INGEST_STAGE_DECODING: IngestStage
+INGEST_STAGE_COMMITTING: IngestStage
+INGEST_STAGE_DONE: IngestStage
+
+class IngestOptions(_message.Message):
+    __slots__ = ("sample_interval_s", "detector", "threshold")
+    SAMPLE_INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    DETECTOR_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    sample_interval_s: float
+    detector: str
+    threshold: float
+    def __init__(self, sample_interval_s: _Optional[float] = ..., detector: _Optional[str] = ..., threshold: _Optional[float] = ...) -> None: ...
+
+class IngestVideoRequest(_message.Message):
+    __slots__ = ("path", "options")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    options: IngestOptions
+    def __init__(self, path: _Optional[str] = ..., options: _Optional[_Union[IngestOptions, _Mapping]] = ...) -> None: ...
+
+class UploadHeader(_message.Message):
+    __slots__ = ("filename", "size_bytes", "options")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    size_bytes: int
+    options: IngestOptions
+    def __init__(self, filename: _Optional[str] = ..., size_bytes: _Optional[int] = ..., options: _Optional[_Union[IngestOptions, _Mapping]] = ...) -> None: ...
+
+class UploadVideoRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: UploadHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[UploadHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class IngestProgress(_message.Message):
+    __slots__ = ("job_id", "stage", "fraction", "frames_done", "frames_total", "video_id", "already_ingested", "message")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_DONE_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_INGESTED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    stage: IngestStage
+    fraction: float
+    frames_done: int
+    frames_total: int
+    video_id: int
+    already_ingested: bool
+    message: str
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[IngestStage, str]] = ..., fraction: _Optional[float] = ..., frames_done: _Optional[int] = ..., frames_total: _Optional[int] = ..., video_id: _Optional[int] = ..., already_ingested: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("text", "image", "scene_id", "top_k", "video_ids", "min_score", "exclude_same_video")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_IDS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_SAME_VIDEO_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    image: bytes
+    scene_id: int
+    top_k: int
+    video_ids: _containers.RepeatedScalarFieldContainer[int]
+    min_score: float
+    exclude_same_video: bool
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., top_k: _Optional[int] = ..., video_ids: _Optional[_Iterable[int]] = ..., min_score: _Optional[float] = ..., exclude_same_video: _Optional[bool] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("video_id", "video_path", "scene_id", "scene_index", "start_s", "end_s", "best_time_s", "score", "index_kind")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_PATH_FIELD_NUMBER: _ClassVar[int]
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCENE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    BEST_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    video_path: str
+    scene_id: int
+    scene_index: int
+    start_s: float
+    end_s: float
+    best_time_s: float
+    score: float
+    index_kind: str
+    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., scene_id: _Optional[int] = ..., scene_index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., best_time_s: _Optional[float] = ..., score: _Optional[float] = ..., index_kind: _Optional[str] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits", "index_kind", "query_truncated")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    index_kind: str
+    query_truncated: bool
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., index_kind: _Optional[str] = ..., query_truncated: _Optional[bool] = ...) -> None: ...
+
+class Video(_message.Message):
+    __slots__ = ("id", "path", "content_hash", "duration_s", "fps", "width", "height", "frame_count", "scene_count", "sample_count", "ingested_at", "rotation")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SCENE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INGESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    path: str
+    content_hash: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+    scene_count: int
+    sample_count: int
+    ingested_at: float
+    rotation: int
+    def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., content_hash: _Optional[str] = ..., duration_s: _Optional[float] = ..., fps: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ..., ingested_at: _Optional[float] = ..., rotation: _Optional[int] = ...) -> None: ...
+
+class Scene(_message.Message):
+    __slots__ = ("id", "video_id", "index", "start_s", "end_s", "start_frame", "end_frame")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    START_FRAME_FIELD_NUMBER: _ClassVar[int]
+    END_FRAME_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    video_id: int
+    index: int
+    start_s: float
+    end_s: float
+    start_frame: int
+    end_frame: int
+    def __init__(self, id: _Optional[int] = ..., video_id: _Optional[int] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., start_frame: _Optional[int] = ..., end_frame: _Optional[int] = ...) -> None: ...
+
+class ListVideosRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListVideosResponse(_message.Message):
+    __slots__ = ("videos",)
+    VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    videos: _containers.RepeatedCompositeFieldContainer[Video]
+    def __init__(self, videos: _Optional[_Iterable[_Union[Video, _Mapping]]] = ...) -> None: ...
+
+class GetVideoRequest(_message.Message):
+    __slots__ = ("video_id",)
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    def __init__(self, video_id: _Optional[int] = ...) -> None: ...
+
+class GetVideoResponse(_message.Message):
+    __slots__ = ("video", "scenes")
+    VIDEO_FIELD_NUMBER: _ClassVar[int]
+    SCENES_FIELD_NUMBER: _ClassVar[int]
+    video: Video
+    scenes: _containers.RepeatedCompositeFieldContainer[Scene]
+    def __init__(self, video: _Optional[_Union[Video, _Mapping]] = ..., scenes: _Optional[_Iterable[_Union[Scene, _Mapping]]] = ...) -> None: ...
+
+class DeleteVideoRequest(_message.Message):
+    __slots__ = ("video_id",)
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    def __init__(self, video_id: _Optional[int] = ...) -> None: ...
+
+class DeleteVideoResponse(_message.Message):
+    __slots__ = ("scenes_removed",)
+    SCENES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    scenes_removed: int
+    def __init__(self, scenes_removed: _Optional[int] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("video_count", "scene_count", "frame_count", "model", "dimension", "device", "index_kind", "index_params", "index_note", "index_size", "jobs_queued", "jobs_running")
+    class IndexParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    VIDEO_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SCENE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NOTE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    JOBS_QUEUED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    video_count: int
+    scene_count: int
+    frame_count: int
+    model: str
+    dimension: int
+    device: str
+    index_kind: str
+    index_params: _containers.ScalarMap[str, str]
+    index_note: str
+    index_size: int
+    jobs_queued: int
+    jobs_running: int
+    def __init__(self, video_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., frame_count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., index_kind: _Optional[str] = ..., index_params: _Optional[_Mapping[str, str]] = ..., index_note: _Optional[str] = ..., index_size: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ...) -> None: ...
+
+class RebuildIndexRequest(_message.Message):
+    __slots__ = ("kind", "params")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    params: _containers.ScalarMap[str, str]
+    def __init__(self, kind: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class RebuildIndexResponse(_message.Message):
+    __slots__ = ("index_kind", "vectors", "seconds")
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    index_kind: str
+    vectors: int
+    seconds: float
+    def __init__(self, index_kind: _Optional[str] = ..., vectors: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class Prompt(_message.Message):
+    __slots__ = ("text", "image", "label")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    image: bytes
+    label: str
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., label: _Optional[str] = ...) -> None: ...
+
+class ClassifyRequest(_message.Message):
+    __slots__ = ("video_ids", "all_videos", "prompts", "null_prompt", "interval_s", "min_visible_s")
+    VIDEO_IDS_FIELD_NUMBER: _ClassVar[int]
+    ALL_VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    NULL_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    MIN_VISIBLE_S_FIELD_NUMBER: _ClassVar[int]
+    video_ids: _containers.RepeatedScalarFieldContainer[int]
+    all_videos: bool
+    prompts: _containers.RepeatedCompositeFieldContainer[Prompt]
+    null_prompt: str
+    interval_s: float
+    min_visible_s: float
+    def __init__(self, video_ids: _Optional[_Iterable[int]] = ..., all_videos: _Optional[bool] = ..., prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ..., null_prompt: _Optional[str] = ..., interval_s: _Optional[float] = ..., min_visible_s: _Optional[float] = ...) -> None: ...
+
+class IntervalLabel(_message.Message):
+    __slots__ = ("start_s", "end_s", "label", "counts")
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    start_s: float
+    end_s: float
+    label: str
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., label: _Optional[str] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Segment(_message.Message):
+    __slots__ = ("start_s", "end_s", "peak_s", "peak_score")
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    PEAK_S_FIELD_NUMBER: _ClassVar[int]
+    PEAK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    start_s: float
+    end_s: float
+    peak_s: float
+    peak_score: float
+    def __init__(self, start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., peak_s: _Optional[float] = ..., peak_score: _Optional[float] = ...) -> None: ...
+
+class PromptSummary(_message.Message):
+    __slots__ = ("label", "coverage_pct", "contains", "first_seen_s", "visible_s", "segments")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_PCT_FIELD_NUMBER: _ClassVar[int]
+    CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_S_FIELD_NUMBER: _ClassVar[int]
+    VISIBLE_S_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    coverage_pct: float
+    contains: bool
+    first_seen_s: float
+    visible_s: float
+    segments: _containers.RepeatedCompositeFieldContainer[Segment]
+    def __init__(self, label: _Optional[str] = ..., coverage_pct: _Optional[float] = ..., contains: _Optional[bool] = ..., first_seen_s: _Optional[float] = ..., visible_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ...) -> None: ...
+
+class ClassifyResult(_message.Message):
+    __slots__ = ("video_id", "video_path", "duration_s", "labels", "intervals", "prompts")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_PATH_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    video_path: str
+    duration_s: float
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    intervals: _containers.RepeatedCompositeFieldContainer[IntervalLabel]
+    prompts: _containers.RepeatedCompositeFieldContainer[PromptSummary]
+    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., duration_s: _Optional[float] = ..., labels: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[IntervalLabel, _Mapping]]] = ..., prompts: _Optional[_Iterable[_Union[PromptSummary, _Mapping]]] = ...) -> None: ...
+
+class TimelineRequest(_message.Message):
+    __slots__ = ("video_ids", "all_videos", "prompts", "smooth", "threshold")
+    VIDEO_IDS_FIELD_NUMBER: _ClassVar[int]
+    ALL_VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    video_ids: _containers.RepeatedScalarFieldContainer[int]
+    all_videos: bool
+    prompts: _containers.RepeatedCompositeFieldContainer[Prompt]
+    smooth: int
+    threshold: float
+    def __init__(self, video_ids: _Optional[_Iterable[int]] = ..., all_videos: _Optional[bool] = ..., prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ..., smooth: _Optional[int] = ..., threshold: _Optional[float] = ...) -> None: ...
+
+class Curve(_message.Message):
+    __slots__ = ("label", "scores", "segments")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    scores: _containers.RepeatedScalarFieldContainer[float]
+    segments: _containers.RepeatedCompositeFieldContainer[Segment]
+    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Iterable[float]] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ...) -> None: ...
+
+class TimelineResult(_message.Message):
+    __slots__ = ("video_id", "video_path", "duration_s", "times_s", "curves", "scene_starts_s")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_PATH_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    TIMES_S_FIELD_NUMBER: _ClassVar[int]
+    CURVES_FIELD_NUMBER: _ClassVar[int]
+    SCENE_STARTS_S_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    video_path: str
+    duration_s: float
+    times_s: _containers.RepeatedScalarFieldContainer[float]
+    curves: _containers.RepeatedCompositeFieldContainer[Curve]
+    scene_starts_s: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., duration_s: _Optional[float] = ..., times_s: _Optional[_Iterable[float]] = ..., curves: _Optional[_Iterable[_Union[Curve, _Mapping]]] = ..., scene_starts_s: _Optional[_Iterable[float]] = ...) -> None: ...

@@ -1,0 +1,138 @@
+"""Wiring: store, index, embedder, worker, gRPC server with health and reflection; shutdown."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from scenesearch.server.catalog import Catalog
+from scenesearch.server.config import Settings
+from scenesearch.server.domain import IngestParams
+from scenesearch.server.embedder import ClipEmbedder
+from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.jobs import IngestWorker, JobRunner
+from scenesearch.server.search import SearchEngine
+from scenesearch.server.service import SceneSearchService, ServiceDeps
+from scenesearch.server.store import Store
+from scenesearch.server.text_batcher import TextEncoder
+from scenesearch.v1 import scenesearch_pb2 as pb
+from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SceneSearch"].full_name
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    index: LiveIndex
+    jobs: JobRunner
+    health: health.HealthServicer
+    stopped: threading.Event = field(default_factory=threading.Event)
+    _saver_stop: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        if self.stopped.is_set():
+            return
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace_s).wait()
+        self._saver_stop.set()
+        self.jobs.stop()
+        self.index.save()
+        self.stopped.set()
+        log.info("scenesearch stopped")
+
+    def wait(self) -> None:
+        self.stopped.wait()
+
+    def save_periodically(self, every_s: float) -> None:
+        def loop() -> None:
+            while not self._saver_stop.wait(every_s):
+                try:
+                    self.index.save()
+                except OSError:
+                    log.exception("saving the index failed; it will be rebuilt if needed")
+
+        threading.Thread(target=loop, name="index-saver", daemon=True).start()
+
+
+def start_server(settings: Settings) -> RunningServer:
+    """Load everything, then listen. Raises ModelLoadError / ModelMismatch with advice."""
+    worker = IngestWorker(settings.model, settings.device)
+    worker.launch()  # loads its own model copy while this process loads the query model
+    try:
+        return _start(settings, worker)
+    except BaseException:
+        worker.stop()
+        raise
+
+
+def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
+    embedder = ClipEmbedder.load(settings.model, settings.device)
+    store = Store.open(settings.data_dir)
+    store.bind_model(settings.model, embedder.dim)
+    index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params)
+    index.open()
+    catalog = Catalog(store, index)
+    defaults = settings.ingest
+    jobs = JobRunner(store, catalog, worker, stall_timeout_s=defaults.stall_timeout_s)
+    jobs.start()
+    texts = TextEncoder(embedder.embed_texts)
+    engine = SearchEngine(store, index, texts, embedder.embed_image_bytes, settings.max_top_k)
+    deps = ServiceDeps(
+        store=store, index=index, catalog=catalog, jobs=jobs, engine=engine,
+        ingest_defaults=IngestParams(defaults.sample_interval_s, defaults.detector,
+                                     defaults.threshold, defaults.batch_size),
+        media_roots=settings.media_roots, upload_dir=settings.data_dir / "uploads",
+        max_upload_bytes=settings.max_upload_bytes, model=settings.model,
+        device=str(embedder.device),
+    )
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.max_workers),
+                         options=options)
+    pb_grpc.add_SceneSearchServicer_to_server(SceneSearchService(deps), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(settings.address)
+    if port == 0:
+        jobs.stop()
+        raise OSError(f"could not listen on {settings.address}")
+    server.start()
+    for name in (SERVICE_NAME, ""):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    running = RunningServer(server, port, index, jobs, health_servicer)
+    running.save_periodically(5.0)
+    host = settings.address.rsplit(":", 1)[0]
+    log.info("scenesearch listening on %s:%d (model %s on %s, %s index, %d vectors)", host, port,
+             settings.model, embedder.device, index.kind, index.count())
+    return running
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; in-flight RPCs get the grace period to finish."""
+    running = start_server(settings)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: shutting down", signum)
+        threading.Thread(target=running.stop, args=(settings.shutdown_grace_s,)).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"scenesearch listening on port {running.port}", flush=True)
+    running.wait()

@@ -1,0 +1,38 @@
+"""Writes that change what is searchable: SQLite first, then the index, one at a time.
+
+SQLite commits a whole video (or its deletion) in one transaction; the index follows. A search
+that meets an id the index still holds but SQLite no longer does drops it, so a deleted or
+uncommitted video is never returned, even between the two steps.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from scenesearch.server.domain import IngestResult, Video
+from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.store import Store
+
+
+class Catalog:
+    def __init__(self, store: Store, index: LiveIndex) -> None:
+        self._store = store
+        self._index = index
+        self._lock = threading.Lock()
+
+    def add(self, path: str, content_hash: str, result: IngestResult) -> tuple[Video, bool]:
+        """Commit a video; returns (video, created). Same content twice returns the first."""
+        with self._lock:
+            video, scene_ids = self._store.add_video(path, content_hash, result)
+            if scene_ids:
+                self._index.add(np.asarray(scene_ids), result.scene_vectors,
+                                self._store.generation())
+            return video, bool(scene_ids)
+
+    def delete(self, video_id: int) -> int:
+        with self._lock:
+            scene_ids = self._store.delete_video(video_id)
+            self._index.remove(np.asarray(scene_ids, dtype=np.int64), self._store.generation())
+            return len(scene_ids)

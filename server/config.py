@@ -1,0 +1,133 @@
+"""Frozen server settings: the only place that reads flags and environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MODEL = "openai/clip-vit-base-patch32"
+DEFAULT_DATA_DIR = "index_data"
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+INDEX_KINDS = ("flat", "hnsw", "ivfpq", "lsh")
+DETECTORS = ("content", "adaptive", "threshold", "histogram")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestDefaults:
+    sample_interval_s: float = 1.0
+    detector: str = "content"
+    threshold: float = 0.0  # 0 means the detector's own default
+    batch_size: int = 16
+    # A decode that makes no progress for this long is considered hung and is killed.
+    stall_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    address: str = DEFAULT_ADDRESS
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    media_roots: tuple[Path, ...] = ()
+    index_kind: str = "flat"
+    index_params: Mapping[str, str] = field(default_factory=dict)
+    ingest: IngestDefaults = IngestDefaults()
+    max_upload_bytes: int = 2 * 1024**3
+    max_message_bytes: int = 16 * 1024**2
+    max_top_k: int = 1000
+    max_workers: int = 16
+    # Seconds an in-flight RPC gets to finish on SIGTERM.
+    shutdown_grace_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.index_kind not in INDEX_KINDS:
+            raise ValueError(f"unknown index kind {self.index_kind!r}; choose from {INDEX_KINDS}")
+        if self.ingest.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.ingest.detector!r}; choose from {DETECTORS}")
+        if self.ingest.sample_interval_s <= 0:
+            raise ValueError("sample interval must be positive")
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    env = os.environ
+    parser.add_argument("--data-dir", default=env.get("SCENESEARCH_DATA_DIR", DEFAULT_DATA_DIR))
+    parser.add_argument(
+        "--address",
+        default=env.get("SCENESEARCH_ADDRESS", DEFAULT_ADDRESS),
+        help="host:port to listen on (port 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--model",
+        default=env.get("SCENESEARCH_MODEL", DEFAULT_MODEL),
+        help="CLIP model: a HuggingFace hub id or a local directory (env SCENESEARCH_MODEL)",
+    )
+    parser.add_argument(
+        "--device",
+        default=env.get("SCENESEARCH_DEVICE", "auto"),
+        help="auto (cuda, hpu, mps, cpu in that order), or one of cpu/cuda/cuda:N/hpu/mps",
+    )
+    parser.add_argument(
+        "--media-root",
+        action="append",
+        default=None,
+        help="directory that IngestVideo may read from (repeatable; env SCENESEARCH_MEDIA_ROOTS, "
+        "colon separated). Without any, ingest by path is refused and only uploads work.",
+    )
+    parser.add_argument("--index", default=env.get("SCENESEARCH_INDEX", "flat"), choices=INDEX_KINDS)
+    parser.add_argument(
+        "--index-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="index parameter, e.g. M=32, efSearch=128, nlist=1024, nbits=1024 (repeatable)",
+    )
+    parser.add_argument("--sample-interval", type=float, default=1.0)
+    parser.add_argument("--detector", default="content", choices=DETECTORS)
+    parser.add_argument("--threshold", type=float, default=0.0)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--stall-timeout", type=float, default=120.0)
+    parser.add_argument("--max-upload-mb", type=float, default=2048.0)
+    parser.add_argument("--max-workers", type=int, default=16)
+
+
+def parse_index_params(pairs: Sequence[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"index parameter {pair!r} is not KEY=VALUE")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    roots: list[str] = list(args.media_root or [])
+    if not roots and os.environ.get("SCENESEARCH_MEDIA_ROOTS"):
+        roots = [r for r in os.environ["SCENESEARCH_MEDIA_ROOTS"].split(os.pathsep) if r]
+    params = parse_index_params(args.index_param)
+    for flag in ("hnsw_m", "hnsw_ef_search", "ivf_nlist", "ivf_m", "ivf_nprobe", "lsh_nbits",
+                 "lsh_rerank"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            params[flag] = str(value)
+    return Settings(
+        data_dir=Path(args.data_dir),
+        address=args.address,
+        model=args.model,
+        device=args.device,
+        media_roots=tuple(Path(r).resolve() for r in roots),
+        index_kind=args.index,
+        index_params=params,
+        ingest=IngestDefaults(
+            sample_interval_s=args.sample_interval,
+            detector=args.detector,
+            threshold=args.threshold,
+            batch_size=args.batch_size,
+            stall_timeout_s=args.stall_timeout,
+        ),
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_workers=args.max_workers,
+    )

@@ -1,0 +1,152 @@
+"""Proto ⇄ domain conversion. Pure functions: no I/O, no model, no state."""
+
+from __future__ import annotations
+
+from scenesearch.server.domain import (
+    IngestParams,
+    Progress,
+    Scene,
+    SceneHit,
+    Stage,
+    Stats,
+    Video,
+)
+from scenesearch.server.errors import InvalidArgument
+from scenesearch.server.search import (
+    ImageQuery,
+    Query,
+    SceneQuery,
+    SearchOptions,
+    SearchResult,
+    TextQuery,
+)
+from scenesearch.v1 import scenesearch_pb2 as pb
+
+STAGES = {
+    Stage.QUEUED: pb.INGEST_STAGE_QUEUED,
+    Stage.HASHING: pb.INGEST_STAGE_HASHING,
+    Stage.DECODING: pb.INGEST_STAGE_DECODING,
+    Stage.COMMITTING: pb.INGEST_STAGE_COMMITTING,
+    Stage.DONE: pb.INGEST_STAGE_DONE,
+}
+DETECTOR_NAMES = ("content", "adaptive", "threshold", "histogram")
+MAX_SAMPLE_INTERVAL_S = 3600.0
+
+
+def ingest_params(options: pb.IngestOptions, defaults: IngestParams) -> IngestParams:
+    interval = options.sample_interval_s or defaults.sample_interval_s
+    if not 0.01 <= interval <= MAX_SAMPLE_INTERVAL_S:
+        raise InvalidArgument(
+            f"sample_interval_s must be between 0.01 and {MAX_SAMPLE_INTERVAL_S:.0f} seconds, "
+            f"got {interval}"
+        )
+    detector = options.detector or defaults.detector
+    if detector not in DETECTOR_NAMES:
+        raise InvalidArgument(f"unknown detector {detector!r}; choose from {DETECTOR_NAMES}")
+    if options.threshold < 0:
+        raise InvalidArgument(f"threshold must be positive, got {options.threshold}")
+    return IngestParams(
+        sample_interval_s=interval,
+        detector=detector,
+        threshold=options.threshold or defaults.threshold,
+        batch_size=defaults.batch_size,
+    )
+
+
+def progress_to_proto(progress: Progress) -> pb.IngestProgress:
+    return pb.IngestProgress(
+        job_id=progress.job_id,
+        stage=STAGES[progress.stage],
+        fraction=progress.fraction,
+        frames_done=progress.frames_done,
+        frames_total=progress.frames_total,
+        video_id=progress.video_id,
+        already_ingested=progress.already_ingested,
+        message=progress.message,
+    )
+
+
+def query_from_proto(request: pb.SearchRequest) -> Query:
+    which = request.WhichOneof("query")
+    if which == "text":
+        return TextQuery(request.text)
+    if which == "image":
+        return ImageQuery(request.image)
+    if which == "scene_id":
+        return SceneQuery(request.scene_id, request.exclude_same_video)
+    raise InvalidArgument("the query is empty: set one of text, image or scene_id")
+
+
+def search_options(request: pb.SearchRequest) -> SearchOptions:
+    min_score = request.min_score if request.HasField("min_score") else -1.0
+    return SearchOptions(
+        top_k=request.top_k, video_ids=tuple(request.video_ids), min_score=min_score
+    )
+
+
+def hit_to_proto(hit: SceneHit) -> pb.SearchHit:
+    return pb.SearchHit(
+        video_id=hit.video_id,
+        video_path=hit.video_path,
+        scene_id=hit.scene_id,
+        scene_index=hit.scene_index,
+        start_s=hit.start_s,
+        end_s=hit.end_s,
+        best_time_s=hit.best_time_s,
+        score=hit.score,
+        index_kind=hit.index_kind,
+    )
+
+
+def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
+    return pb.SearchResponse(
+        hits=[hit_to_proto(h) for h in result.hits],
+        index_kind=result.index_kind,
+        query_truncated=result.query_truncated,
+    )
+
+
+def video_to_proto(video: Video) -> pb.Video:
+    return pb.Video(
+        id=video.id,
+        path=video.path,
+        content_hash=video.content_hash,
+        duration_s=video.duration_s,
+        fps=video.fps,
+        width=video.width,
+        height=video.height,
+        frame_count=video.frame_count,
+        scene_count=video.scene_count,
+        sample_count=video.sample_count,
+        ingested_at=video.ingested_at,
+        rotation=video.rotation,
+    )
+
+
+def scene_to_proto(scene: Scene) -> pb.Scene:
+    return pb.Scene(
+        id=scene.id,
+        video_id=scene.video_id,
+        index=scene.index,
+        start_s=scene.start_s,
+        end_s=scene.end_s,
+        start_frame=scene.start_frame,
+        end_frame=scene.end_frame,
+    )
+
+
+def stats_to_proto(stats: Stats) -> pb.GetStatsResponse:
+    return pb.GetStatsResponse(
+        video_count=stats.video_count,
+        scene_count=stats.scene_count,
+        frame_count=stats.frame_count,
+        model=stats.model,
+        dimension=stats.dimension,
+        device=stats.device,
+        index_kind=stats.index_kind,
+        index_params=stats.index_params,
+        index_note=stats.index_note,
+        index_size=stats.index_size,
+        jobs_queued=stats.jobs_queued,
+        jobs_running=stats.jobs_running,
+    )

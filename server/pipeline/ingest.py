@@ -1,0 +1,115 @@
+"""Ingest orchestrator: decode once → detect + sample → embed (overlapped) → assign scenes.
+
+It receives its stages (decoder, cut detector, image encoder), the way clip-retrieval's runner
+receives reader, mapper and writer, so each can be swapped or tested alone. It touches no
+database: the caller commits the returned IngestResult in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scenesearch.server.domain import IngestParams, IngestResult, VideoInfo
+from scenesearch.server.pipeline.decode import VideoDecoder
+from scenesearch.server.pipeline.detect import CutDetector
+from scenesearch.server.pipeline.embed import ImageEncoder, OverlappedEmbedder
+from scenesearch.server.pipeline.sample import (
+    FrameClock,
+    IntervalSampler,
+    RecentFrames,
+    assign_frames,
+    build_scenes,
+    scene_vectors,
+)
+
+# (frames_done, frames_total_estimate) -> None; called a few times a second at most.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Stages:
+    decoder: Callable[[Path], VideoDecoder]
+    detector: Callable[[float], CutDetector]  # built per video, from its frame rate
+    encoder: ImageEncoder
+
+
+def default_stages(params: IngestParams, encoder: ImageEncoder) -> Stages:
+    return Stages(
+        decoder=VideoDecoder,
+        detector=lambda fps: CutDetector.named(params.detector, params.threshold, fps),
+        encoder=encoder,
+    )
+
+
+def ingest_file(
+    path: Path,
+    params: IngestParams,
+    stages: Stages,
+    on_progress: ProgressCallback | None = None,
+    every_frame: bool = False,
+) -> IngestResult:
+    """Run the pipeline over one file. `every_frame` embeds all frames (the naive baseline)."""
+    started = time.perf_counter()
+    with stages.decoder(path) as decoder:
+        stream = decoder.open()
+        detector = stages.detector(stream.average_fps)
+        recent = RecentFrames(detector.lookback_frames + 2)
+        sampler = IntervalSampler(params.sample_interval_s)
+        embedder = OverlappedEmbedder(stages.encoder, params.batch_size).start()
+        sampled: set[int] = set()
+        times: list[float] = []
+        cuts: list[int] = []
+        last_report = 0.0
+        for frame in decoder.frames():
+            times.append(frame.time_s)
+            recent.add(frame)
+            new_cuts = detector.push(frame.index, frame.rgb)
+            cuts.extend(new_cuts)
+            if every_frame or sampler.due(frame.time_s):
+                sampled.add(frame.index)
+                embedder.submit(frame.index, frame.time_s, frame.rgb)
+            for cut in new_cuts:
+                # The first frame of every scene is embedded, so no scene is left without one.
+                first = recent.find(cut)
+                if first is not None and cut not in sampled:
+                    sampled.add(cut)
+                    embedder.submit(first.index, first.time_s, first.rgb)
+            now = time.perf_counter()
+            if on_progress is not None and now - last_report >= 0.2:
+                last_report = now
+                on_progress(frame.index + 1, max(stream.estimated_frames, frame.index + 1))
+        cuts.extend(detector.finish())
+        decoded_s = time.perf_counter() - started
+        keys, vectors = embedder.finish()
+
+    clock = FrameClock(times)
+    scenes = build_scenes(cuts, clock)
+    frames = assign_frames(keys, scenes)
+    order = {key: row for row, key in enumerate(keys)}
+    frame_vectors = vectors[[order[(f.frame_no, f.time_s)] for f in frames]]
+    if on_progress is not None:
+        on_progress(len(times), len(times))
+    info = VideoInfo(
+        duration_s=clock.end_time(),
+        fps=len(times) / clock.end_time() if clock.end_time() > 0 else stream.average_fps,
+        width=stream.width,
+        height=stream.height,
+        frame_count=len(times),
+        rotation=stream.rotation,
+    )
+    return IngestResult(
+        info=info,
+        scenes=scenes,
+        frames=frames,
+        frame_vectors=frame_vectors,
+        scene_vectors=scene_vectors(frames, frame_vectors, len(scenes)),
+        timings={
+            "decode_s": decoded_s,
+            "embed_busy_s": embedder.busy_s,
+            "total_s": time.perf_counter() - started,
+            "frames_embedded": float(embedder.embedded),
+        },
+    )

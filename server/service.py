@@ -1,0 +1,207 @@
+"""The gRPC servicer: thin. Converts proto ⇄ domain and maps domain errors to status codes."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from scenesearch.server import convert
+from scenesearch.server.catalog import Catalog
+from scenesearch.server.domain import IngestParams, Stats
+from scenesearch.server.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ModelLoadError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    SceneSearchError,
+)
+from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.jobs import Job, JobRunner
+from scenesearch.server.media import UploadSink, resolve_media_path
+from scenesearch.server.search import SearchEngine
+from scenesearch.server.store import Store
+from scenesearch.v1 import scenesearch_pb2 as pb
+from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[SceneSearchError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ModelLoadError: grpc.StatusCode.UNAVAILABLE,
+}
+JOB_FAILURE_STATUS = {
+    "UnsupportedMedia": grpc.StatusCode.INVALID_ARGUMENT,
+    "InvalidArgument": grpc.StatusCode.INVALID_ARGUMENT,
+    "crashed": grpc.StatusCode.ABORTED,
+    "timeout": grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def status_of(exc: SceneSearchError) -> grpc.StatusCode:
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+def grpc_errors(method: F) -> F:
+    """Abort with the domain error's status. Anything else propagates: grpc reports it as
+    UNKNOWN and logs it, and the server stays up."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                yield from method(self, request, context)
+            except SceneSearchError as exc:
+                context.abort(status_of(exc), str(exc))
+
+        return stream  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except SceneSearchError as exc:
+            context.abort(status_of(exc), str(exc))
+
+    return unary  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDeps:
+    store: Store
+    index: LiveIndex
+    catalog: Catalog
+    jobs: JobRunner
+    engine: SearchEngine
+    ingest_defaults: IngestParams
+    media_roots: tuple[Path, ...]
+    upload_dir: Path
+    max_upload_bytes: int
+    model: str
+    device: str
+
+
+class SceneSearchService(pb_grpc.SceneSearchServicer):
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._d = deps
+
+    @grpc_errors
+    def IngestVideo(self, request: pb.IngestVideoRequest, context: grpc.ServicerContext
+                    ) -> Iterator[pb.IngestProgress]:
+        params = convert.ingest_params(request.options, self._d.ingest_defaults)
+        path = resolve_media_path(request.path, self._d.media_roots)
+        job = self._d.jobs.submit(path, str(path), params)
+        yield from self._follow(job, context)
+
+    @grpc_errors
+    def UploadVideo(self, request_iterator: Iterator[pb.UploadVideoRequest],
+                    context: grpc.ServicerContext) -> Iterator[pb.IngestProgress]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("payload") != "header":
+            raise InvalidArgument("the first upload message must be a header with the file name")
+        header = first.header
+        params = convert.ingest_params(header.options, self._d.ingest_defaults)
+        sink = UploadSink(self._d.upload_dir, self._d.max_upload_bytes, header.filename)
+        try:
+            sink.check_declared(header.size_bytes)
+            for message in request_iterator:
+                if message.WhichOneof("payload") != "chunk":
+                    raise InvalidArgument("only chunks may follow the upload header")
+                sink.write(message.chunk)
+            if header.size_bytes and sink.received != header.size_bytes:
+                raise InvalidArgument(
+                    f"upload incomplete: received {sink.received} of {header.size_bytes} "
+                    "bytes; send the whole file"
+                )
+            if sink.received == 0:
+                raise InvalidArgument(f"{header.filename or 'the upload'} is empty (0 bytes)")
+            path = sink.close()
+        except BaseException:
+            # Covers a client that vanishes mid-stream (grpc raises into the iterator).
+            sink.discard()
+            raise
+        name = Path(header.filename).name or path.name
+        job = self._d.jobs.submit(path, f"upload:{name}", params,
+                                  cleanup=lambda: path.unlink(missing_ok=True))
+        yield from self._follow(job, context)
+
+    def _follow(self, job: Job, context: grpc.ServicerContext) -> Iterator[pb.IngestProgress]:
+        for progress in job.updates():
+            if job.done and job.error_kind:
+                code = JOB_FAILURE_STATUS.get(job.error_kind, grpc.StatusCode.INTERNAL)
+                context.abort(code, progress.message)
+            yield convert.progress_to_proto(progress)
+
+    @grpc_errors
+    def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext
+               ) -> pb.SearchResponse:
+        result = self._d.engine.search(
+            convert.query_from_proto(request), convert.search_options(request)
+        )
+        return convert.search_result_to_proto(result)
+
+    @grpc_errors
+    def ListVideos(self, request: pb.ListVideosRequest, context: grpc.ServicerContext
+                   ) -> pb.ListVideosResponse:
+        return pb.ListVideosResponse(
+            videos=[convert.video_to_proto(v) for v in self._d.store.list_videos()]
+        )
+
+    @grpc_errors
+    def GetVideo(self, request: pb.GetVideoRequest, context: grpc.ServicerContext
+                 ) -> pb.GetVideoResponse:
+        video = self._d.store.get_video(request.video_id)
+        scenes = self._d.store.scenes_of_video(video.id)
+        return pb.GetVideoResponse(
+            video=convert.video_to_proto(video),
+            scenes=[convert.scene_to_proto(s) for s in scenes],
+        )
+
+    @grpc_errors
+    def DeleteVideo(self, request: pb.DeleteVideoRequest, context: grpc.ServicerContext
+                    ) -> pb.DeleteVideoResponse:
+        return pb.DeleteVideoResponse(scenes_removed=self._d.catalog.delete(request.video_id))
+
+    @grpc_errors
+    def GetStats(self, request: pb.GetStatsRequest, context: grpc.ServicerContext
+                 ) -> pb.GetStatsResponse:
+        videos, scenes, frames = self._d.store.counts()
+        queued, running = self._d.jobs.counts()
+        index = self._d.index
+        return convert.stats_to_proto(Stats(
+            video_count=videos, scene_count=scenes, frame_count=frames, model=self._d.model,
+            dimension=self._d.store.dim, device=self._d.device, index_kind=index.kind,
+            index_params=index.params(), index_note=index.note(), index_size=index.count(),
+            jobs_queued=queued, jobs_running=running,
+        ))
+
+    @grpc_errors
+    def RebuildIndex(self, request: pb.RebuildIndexRequest, context: grpc.ServicerContext
+                     ) -> pb.RebuildIndexResponse:
+        from scenesearch.server.index import KINDS
+
+        if request.kind not in KINDS:
+            raise InvalidArgument(f"unknown index kind {request.kind!r}; choose from "
+                                  f"{sorted(KINDS)}")
+        try:
+            count, seconds = self._d.index.rebuild(request.kind, dict(request.params))
+        except ValueError as exc:  # bad index parameters
+            raise InvalidArgument(str(exc)) from exc
+        return pb.RebuildIndexResponse(index_kind=request.kind, vectors=count, seconds=seconds)

@@ -1,0 +1,316 @@
+"""SQLite store (through sqlite-utils): the source of truth, vectors included.
+
+A video, its scenes and its sampled frames are written in ONE transaction, so a video is
+either wholly present or absent. Every write bumps `generation`, which the saved FAISS index
+records, so a stale index is detected and rebuilt from here.
+
+Durability: WAL journal with synchronous=NORMAL. A process crash loses nothing committed; a
+power loss can lose the last transactions committed before the WAL was checkpointed, never
+corrupt the file. Set SCENESEARCH_SQLITE_SYNC=FULL to trade write speed for that last margin.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from scenesearch.server.domain import IngestResult, Scene, Vectors, Video
+from scenesearch.server.errors import ModelMismatch, NotFound
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- AUTOINCREMENT: ids are never reused, so a FAISS id of a deleted scene can never
+-- point at a newer one.
+CREATE TABLE IF NOT EXISTS videos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL,
+    content_hash TEXT NOT NULL UNIQUE,
+    duration_s REAL NOT NULL, fps REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    frame_count INTEGER NOT NULL, scene_count INTEGER NOT NULL, sample_count INTEGER NOT NULL,
+    rotation INTEGER NOT NULL DEFAULT 0, ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scenes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
+    start_frame INTEGER NOT NULL, end_frame INTEGER NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scenes_video ON scenes(video_id, idx);
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    scene_id INTEGER NOT NULL REFERENCES scenes(id) ON DELETE CASCADE,
+    frame_no INTEGER NOT NULL, time_s REAL NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS frames_video ON frames(video_id, frame_no);
+CREATE INDEX IF NOT EXISTS frames_scene ON frames(scene_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMatrix:
+    """One video's (or scene's) sampled frames in time order."""
+
+    times_s: np.ndarray
+    vectors: Vectors
+    scene_ids: np.ndarray
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _vectors(blobs: Sequence[bytes], dim: int) -> Vectors:
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim).copy()
+
+
+def _video(row: dict[str, Any]) -> Video:
+    return Video(
+        id=row["id"], path=row["path"], content_hash=row["content_hash"],
+        duration_s=row["duration_s"], fps=row["fps"], width=row["width"],
+        height=row["height"], frame_count=row["frame_count"], scene_count=row["scene_count"],
+        sample_count=row["sample_count"], ingested_at=row["ingested_at"],
+        rotation=row["rotation"],
+    )
+
+
+def _scene(row: dict[str, Any]) -> Scene:
+    return Scene(
+        id=row["id"], video_id=row["video_id"], index=row["idx"], start_s=row["start_s"],
+        end_s=row["end_s"], start_frame=row["start_frame"], end_frame=row["end_frame"],
+    )
+
+
+class Store:
+    """Thread-safe access to one data dir's database: a connection per thread, one writer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self.dim = 0
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(data_dir / "scenesearch.db")
+        db = store.db
+        db.conn.executescript(SCHEMA)
+        with store.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('generation', '0')",
+                (str(SCHEMA_VERSION),),
+            )
+        store.dim = int(store.meta("dimension") or 0)
+        return store
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0,
+                                   isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            sync = os.environ.get("SCENESEARCH_SQLITE_SYNC", "NORMAL").upper()
+            conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction that bumps the generation; rolled back on any error."""
+        conn = self.db.conn
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def generation(self) -> int:
+        return int(self.meta("generation") or 0)
+
+    def bind_model(self, model_id: str, dim: int) -> None:
+        """Record the model on first use; refuse a different one afterwards (invariant 3)."""
+        stored_model, stored_dim = self.meta("model"), self.meta("dimension")
+        if stored_model is None:
+            with self.write() as conn:
+                conn.execute("INSERT INTO meta VALUES ('model', ?), ('dimension', ?)",
+                             (model_id, str(dim)))
+        elif stored_model != model_id or int(stored_dim or 0) != dim:
+            raise ModelMismatch(
+                f"data dir {self.path.parent} was built with model {stored_model!r} "
+                f"(dimension {stored_dim}); it cannot be opened with {model_id!r} "
+                f"(dimension {dim}) because their vectors are not comparable. Start the server "
+                f"with --model {stored_model!r}, or use a new --data-dir for the new model."
+            )
+        self.dim = dim
+
+    # --- videos -------------------------------------------------------------------------
+
+    def video_by_hash(self, content_hash: str) -> Video | None:
+        rows = list(self.db["videos"].rows_where("content_hash = ?", [content_hash]))
+        return _video(rows[0]) if rows else None
+
+    def add_video(self, path: str, content_hash: str, result: IngestResult) -> tuple[Video, list[int]]:
+        """Commit a whole ingest result atomically. Returns the video and its scene ids."""
+        info = result.info
+        with self.write() as conn:
+            existing = conn.execute(
+                "SELECT id FROM videos WHERE content_hash = ?", (content_hash,)
+            ).fetchone()
+            if existing is not None:  # a concurrent ingest of the same bytes won the race
+                return self.get_video(int(existing[0])), []
+            cur = conn.execute(
+                "INSERT INTO videos (path, content_hash, duration_s, fps, width, height, "
+                "frame_count, scene_count, sample_count, rotation, ingested_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, content_hash, info.duration_s, info.fps, info.width, info.height,
+                 info.frame_count, len(result.scenes), len(result.frames), info.rotation,
+                 time.time()),
+            )
+            video_id = int(cur.lastrowid or 0)
+            scene_ids: list[int] = []
+            for span, vector in zip(result.scenes, result.scene_vectors, strict=True):
+                cur = conn.execute(
+                    "INSERT INTO scenes (video_id, idx, start_s, end_s, start_frame, end_frame,"
+                    " vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (video_id, span.index, span.start_s, span.end_s, span.start_frame,
+                     span.end_frame, _blob(vector)),
+                )
+                scene_ids.append(int(cur.lastrowid or 0))
+            conn.executemany(
+                "INSERT INTO frames (video_id, scene_id, frame_no, time_s, vector) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (video_id, scene_ids[f.scene_index], f.frame_no, f.time_s, _blob(v))
+                    for f, v in zip(result.frames, result.frame_vectors, strict=True)
+                ],
+            )
+        return self.get_video(video_id), scene_ids
+
+    def delete_video(self, video_id: int) -> list[int]:
+        """Delete a video with its scenes and frames; returns the removed scene ids."""
+        with self.write() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM scenes WHERE video_id = ?",
+                                              (video_id,))]
+            if conn.execute("DELETE FROM videos WHERE id = ?", (video_id,)).rowcount == 0:
+                raise NotFound(f"video {video_id} does not exist; `scenesearch videos list` "
+                               "shows the ids")
+        return ids
+
+    def get_video(self, video_id: int) -> Video:
+        rows = list(self.db["videos"].rows_where("id = ?", [video_id]))
+        if not rows:
+            raise NotFound(f"video {video_id} does not exist; `scenesearch videos list` "
+                           "shows the ids")
+        return _video(rows[0])
+
+    def list_videos(self) -> list[Video]:
+        return [_video(r) for r in self.db["videos"].rows_where(order_by="id")]
+
+    def video_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM videos ORDER BY id")]
+
+    # --- scenes and frames --------------------------------------------------------------
+
+    def scenes_of_video(self, video_id: int) -> list[Scene]:
+        return [
+            _scene(r)
+            for r in self.db["scenes"].rows_where("video_id = ?", [video_id], order_by="idx",
+                                                  select="id, video_id, idx, start_s, end_s, "
+                                                  "start_frame, end_frame")
+        ]
+
+    def scenes_by_ids(self, ids: Sequence[int]) -> dict[int, tuple[Scene, str]]:
+        """Committed scenes among `ids`, with their video's path; unknown ids are absent."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        cursor = self.db.execute(
+            "SELECT s.id, s.video_id, s.idx, s.start_s, s.end_s, s.start_frame, s.end_frame, "
+            f"v.path FROM scenes s JOIN videos v ON v.id = s.video_id WHERE s.id IN ({marks})",
+            [int(i) for i in ids],
+        )
+        return {
+            row[0]: (Scene(row[0], row[1], row[2], row[3], row[4], row[5], row[6]), row[7])
+            for row in cursor
+        }
+
+    def scene_vector(self, scene_id: int) -> tuple[Scene, Vectors]:
+        rows = list(self.db["scenes"].rows_where("id = ?", [scene_id]))
+        if not rows:
+            raise NotFound(f"scene {scene_id} does not exist; scene ids are shown by "
+                           "`scenesearch search` and `scenesearch videos show`")
+        return _scene(rows[0]), _vectors([rows[0]["vector"]], self.dim)[0]
+
+    def scene_vectors(self, ids: Sequence[int]) -> dict[int, Vectors]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, vector FROM scenes WHERE id IN ({marks})",
+                               [int(i) for i in ids]).fetchall()
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+    def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
+        """Every committed scene vector, in id order, a bounded batch at a time."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT id, vector FROM scenes WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield (np.array([r[0] for r in rows], dtype=np.int64),
+                   _vectors([r[1] for r in rows], self.dim))
+
+    def frames_of_scenes(self, scene_ids: Sequence[int]) -> FrameMatrix:
+        marks = ",".join("?" * len(scene_ids))
+        return self._frames(f"scene_id IN ({marks})", [int(i) for i in scene_ids])
+
+    def frames_of_video(self, video_id: int) -> FrameMatrix:
+        return self._frames("video_id = ?", [video_id])
+
+    def _frames(self, where: str, args: list[Any]) -> FrameMatrix:
+        rows = self.db.execute(
+            f"SELECT time_s, scene_id, vector FROM frames WHERE {where} ORDER BY video_id, frame_no",
+            args,
+        ).fetchall()
+        return FrameMatrix(
+            times_s=np.array([r[0] for r in rows], dtype=np.float64),
+            vectors=_vectors([r[2] for r in rows], self.dim),
+            scene_ids=np.array([r[1] for r in rows], dtype=np.int64),
+        )
+
+    def counts(self) -> tuple[int, int, int]:
+        row = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM videos), (SELECT COUNT(*) FROM scenes), "
+            "(SELECT COUNT(*) FROM frames)"
+        ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
