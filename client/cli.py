@@ -24,7 +24,8 @@ from scenesearch.client.remote import (
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
                   ".wmv", ".flv", ".3gp"}
 
-out = Console()
+# Pipes and captured output get a wide table rather than 80 squeezed columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
