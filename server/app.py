@@ -68,7 +68,7 @@ class RunningServer:
 
 def start_server(settings: Settings) -> RunningServer:
     """Load everything, then listen. Raises ModelLoadError / ModelMismatch with advice."""
-    worker = IngestWorker(settings.model, settings.device)
+    worker = IngestWorker(settings.model, settings.device, settings.precision)
     worker.launch()  # loads its own model copy while this process loads the query model
     try:
         return _start(settings, worker)
@@ -78,7 +78,7 @@ def start_server(settings: Settings) -> RunningServer:
 
 
 def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
-    embedder = ClipEmbedder.load(settings.model, settings.device)
+    embedder = ClipEmbedder.load(settings.model, settings.device, settings.precision)
     store = Store.open(settings.data_dir)
     store.bind_model(settings.model, embedder.dim)
     index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params)
@@ -95,7 +95,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
                                      defaults.threshold, defaults.batch_size),
         media_roots=settings.media_roots, upload_dir=settings.data_dir / "uploads",
         max_upload_bytes=settings.max_upload_bytes, model=settings.model,
-        device=str(embedder.device),
+        device=f"{embedder.device} ({str(embedder.dtype).removeprefix('torch.')})",
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -31,6 +31,7 @@ class Settings:
     address: str = DEFAULT_ADDRESS
     model: str = DEFAULT_MODEL
     device: str = "auto"
+    precision: str = "auto"
     media_roots: tuple[Path, ...] = ()
     index_kind: str = "flat"
     index_params: Mapping[str, str] = field(default_factory=dict)
@@ -68,6 +69,13 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--device",
         default=env.get("SCENESEARCH_DEVICE", "auto"),
         help="auto (cuda, hpu, mps, cpu in that order), or one of cpu/cuda/cuda:N/hpu/mps",
+    )
+    parser.add_argument(
+        "--precision",
+        default=env.get("SCENESEARCH_PRECISION", "auto"),
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="inference precision; auto is fp16 on CUDA/MPS, bf16 on Gaudi and on CPUs with "
+        "AMX, else fp32",
     )
     parser.add_argument(
         "--media-root",
@@ -118,6 +126,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         address=args.address,
         model=args.model,
         device=args.device,
+        precision=args.precision,
         media_roots=tuple(Path(r).resolve() for r in roots),
         index_kind=args.index,
         index_params=params,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -61,10 +62,32 @@ def select_device(requested: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def preferred_dtype(device: torch.device) -> torch.dtype:
-    """Half precision on accelerators (bf16 on Gaudi, fp16 elsewhere); fp32 on the CPU."""
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cpu_has_amx_bf16() -> bool:
+    """True on CPUs with AMX bf16 tiles, where bf16 inference runs about twice as fast."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def preferred_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """The inference dtype for `precision` ("auto", "fp32", "bf16" or "fp16").
+
+    auto: fp16 on CUDA and MPS, bf16 on Gaudi and on CPUs with AMX bf16, otherwise fp32.
+    """
+    if precision != "auto":
+        try:
+            return PRECISIONS[precision]
+        except KeyError:
+            raise ValueError(
+                f"unknown precision {precision!r}; choose auto, fp32, bf16 or fp16"
+            ) from None
     if device.type == "cpu":
-        return torch.float32
+        return torch.bfloat16 if cpu_has_amx_bf16() else torch.float32
     if device.type == "hpu":
         return torch.bfloat16
     return torch.float16

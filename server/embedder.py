@@ -69,11 +69,11 @@ class ClipEmbedder:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, model_id: str, device: str = "auto") -> ClipEmbedder:
+    def load(cls, model_id: str, device: str = "auto", precision: str = "auto") -> ClipEmbedder:
         from transformers import CLIPModel, CLIPProcessor
 
         torch_device = select_device(device)
-        dtype = preferred_dtype(torch_device)
+        dtype = preferred_dtype(torch_device, precision)
         local = Path(model_id).expanduser()
         source = str(local) if local.is_dir() else model_id
         if not local.is_dir() and (model_id.startswith((".", "/", "~")) or local.exists()):

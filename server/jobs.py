@@ -85,9 +85,10 @@ class WorkerCrashed(Exception):
 class IngestWorker:
     """Owns the worker process: start, send a task, read events, kill and restart."""
 
-    def __init__(self, model: str, device: str, startup_timeout_s: float = 600.0) -> None:
+    def __init__(self, model: str, device: str, precision: str = "auto",
+                 startup_timeout_s: float = 600.0) -> None:
         self._ctx = mp.get_context("spawn")  # fork would copy the server's threads and torch
-        self._model, self._device = model, device
+        self._model, self._device, self._precision = model, device, precision
         self._startup_timeout_s = startup_timeout_s
         self._process: Any = None
         self._tasks: Any = None
@@ -97,7 +98,8 @@ class IngestWorker:
         """Start the process without waiting: its model loads while the server starts up."""
         self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
         self._process = self._ctx.Process(
-            target=worker_main, args=(self._model, self._device, self._tasks, self._events),
+            target=worker_main, args=(self._model, self._device, self._precision, self._tasks,
+                                        self._events),
             name="scenesearch-ingest-worker", daemon=True,
         )
         self._process.start()

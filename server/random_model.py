@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -49,8 +50,8 @@ def _vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
     return vocab, merges
 
 
-def write_random_clip(directory: Path, size: str = TINY, seed: int = 0) -> Path:
-    """Create config, safetensors weights, processor and tokenizer files in `directory`."""
+def random_clip(size: str = TINY, seed: int = 0) -> tuple[Any, Any]:
+    """An in-memory (CLIPModel, CLIPProcessor) with random weights."""
     from transformers import (
         CLIPConfig,
         CLIPImageProcessorPil,
@@ -62,12 +63,15 @@ def write_random_clip(directory: Path, size: str = TINY, seed: int = 0) -> Path:
     )
 
     vocab, merges = _vocab_and_merges()
+    special = {
+        "bos_token_id": vocab["<|startoftext|>"],
+        "eos_token_id": vocab["<|endoftext|>"],
+        "pad_token_id": vocab["<|endoftext|>"],
+    }
     if size == TINY:
         text = CLIPTextConfig(
             vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=2, max_position_embeddings=77,
-            bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
-            pad_token_id=vocab["<|endoftext|>"],
+            num_attention_heads=2, max_position_embeddings=77, **special,
         )
         vision = CLIPVisionConfig(
             hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -76,21 +80,23 @@ def write_random_clip(directory: Path, size: str = TINY, seed: int = 0) -> Path:
         config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(),
                             projection_dim=64)
     elif size == VIT_B_32:
-        text = CLIPTextConfig(
-            vocab_size=len(vocab), bos_token_id=vocab["<|startoftext|>"],
-            eos_token_id=vocab["<|endoftext|>"], pad_token_id=vocab["<|endoftext|>"],
-        )
+        text = CLIPTextConfig(vocab_size=len(vocab), **special)
         # CLIPVisionConfig() defaults are ViT-B/32: hidden 768, 12 layers, patch 32, 224 px.
         config = CLIPConfig(text_config=text.to_dict(), vision_config=CLIPVisionConfig().to_dict())
     else:
         raise ValueError(f"unknown size {size!r}; use {TINY!r} or {VIT_B_32!r}")
-
     torch.manual_seed(seed)
-    model = CLIPModel(config)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory)
+    model = CLIPModel(config).eval()
     tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
     processor = CLIPProcessor(image_processor=CLIPImageProcessorPil(), tokenizer=tokenizer)
+    return model, processor
+
+
+def write_random_clip(directory: Path, size: str = TINY, seed: int = 0) -> Path:
+    """Create config, safetensors weights, processor and tokenizer files in `directory`."""
+    model, processor = random_clip(size, seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
     processor.save_pretrained(directory)
     return directory
 

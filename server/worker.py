@@ -43,7 +43,8 @@ def _inject_fault(path: str) -> None:
             time.sleep(3600)
 
 
-def worker_main(model: str, device: str, tasks: Queue[Any], events: Queue[Any]) -> None:
+def worker_main(model: str, device: str, precision: str, tasks: Queue[Any],
+                events: Queue[Any]) -> None:
     """Entry point of the worker process. Events: ready, progress, result, error, fatal."""
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when the worker stops
@@ -52,7 +53,7 @@ def worker_main(model: str, device: str, tasks: Queue[Any], events: Queue[Any]) 
     from scenesearch.server.pipeline.ingest import default_stages, ingest_file
 
     try:
-        embedder = ClipEmbedder.load(model, device)
+        embedder = ClipEmbedder.load(model, device, precision)
     except Exception as exc:
         events.put(("fatal", str(exc)))
         return

@@ -1,8 +1,8 @@
-"""Decode stage: one sequential PyAV pass, yielding small RGB frames with presentation times.
+"""Decode stage: one sequential PyAV pass, yielding frames with presentation times.
 
-Every frame is scaled once, by FFmpeg's swscale, to CLIP's input scale (short side 224). The
-same small frame feeds scene detection and, when sampled, the image encoder, so no full-size
-RGB frame is ever built in Python.
+Every frame gets a small BGR picture for scene detection, made from zero-copy views of its
+YUV planes (the expensive full-size YUV→RGB conversion is skipped). Only frames that are
+sampled for CLIP are converted to RGB, at CLIP's input scale (short side 224), by swscale.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -21,6 +22,8 @@ from scenesearch.server.errors import UnsupportedMedia
 log = logging.getLogger(__name__)
 
 SHORT_SIDE = 224
+DETECT_WIDTH = 256  # PySceneDetect's own default working width
+PLANAR_420 = {"yuv420p", "yuvj420p"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +35,40 @@ class StreamInfo:
     rotation: int
 
 
-@dataclass(frozen=True, slots=True)
 class DecodedFrame:
-    index: int
-    time_s: float
-    rgb: npt.NDArray[np.uint8]  # (h, w, 3), short side SHORT_SIDE (or smaller if the video is)
+    """One decoded frame: its index, time, detection picture, and RGB on demand."""
+
+    __slots__ = ("_frame", "_rgb", "_rotation", "_size", "detect_bgr", "index", "time_s")
+
+    def __init__(self, index: int, time_s: float, frame: av.VideoFrame,
+                 detect_bgr: npt.NDArray[np.uint8], clip_size: tuple[int, int],
+                 rotation: int) -> None:
+        self.index, self.time_s, self.detect_bgr = index, time_s, detect_bgr
+        self._frame, self._size, self._rotation = frame, clip_size, rotation
+        self._rgb: npt.NDArray[np.uint8] | None = None
+
+    @property
+    def rgb(self) -> npt.NDArray[np.uint8]:
+        """Upright RGB at CLIP's input scale; converted once, on first use."""
+        if self._rgb is None:
+            rgb = self._frame.to_ndarray(width=self._size[0], height=self._size[1],
+                                         format="rgb24", interpolation="AREA")
+            self._rgb = rotate_upright(rgb, self._rotation)
+        return self._rgb
+
+
+def _plane(plane: av.video.plane.VideoPlane) -> npt.NDArray[np.uint8]:
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
+
+
+def detection_picture(frame: av.VideoFrame, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """A small BGR picture for scene detection (colour accuracy does not matter here)."""
+    if frame.format.name in PLANAR_420:
+        y, u, v = (cv2.resize(_plane(p), size, interpolation=cv2.INTER_LINEAR)
+                   for p in frame.planes)
+        return cv2.cvtColor(cv2.merge([y, u, v]), cv2.COLOR_YUV2BGR)
+    return frame.to_ndarray(width=size[0], height=size[1], format="bgr24")
 
 
 def scaled_size(width: int, height: int, short_side: int = SHORT_SIDE) -> tuple[int, int]:
@@ -46,6 +78,12 @@ def scaled_size(width: int, height: int, short_side: int = SHORT_SIDE) -> tuple[
         return width, height
     scale = short_side / short
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def scaled_width(width: int, height: int, target: int) -> tuple[int, int]:
+    if width <= target:
+        return width, height
+    return target, max(1, round(height * target / width))
 
 
 def rotate_upright(rgb: npt.NDArray[np.uint8], rotation: int) -> npt.NDArray[np.uint8]:
@@ -105,7 +143,7 @@ class VideoDecoder:
         time_base = float(stream.time_base) if stream.time_base else 0.0
         fallback_fps = float(stream.average_rate or 30)
         first_pts: int | None = None
-        size: tuple[int, int] | None = None
+        clip_size = detect_size = (0, 0)
         index = 0
         try:
             for frame in container.decode(stream):
@@ -115,13 +153,12 @@ class VideoDecoder:
                     time_s = (frame.pts - first_pts) * time_base
                 else:
                     time_s = index / fallback_fps
-                if size is None:
-                    size = scaled_size(frame.width, frame.height, self.short_side)
-                rgb = frame.to_ndarray(
-                    width=size[0], height=size[1], format="rgb24", interpolation="AREA"
-                )
+                if index == 0:
+                    clip_size = scaled_size(frame.width, frame.height, self.short_side)
+                    detect_size = scaled_width(frame.width, frame.height, DETECT_WIDTH)
                 rotation = int(getattr(frame, "rotation", 0) or 0)
-                yield DecodedFrame(index, time_s, rotate_upright(rgb, rotation))
+                yield DecodedFrame(index, time_s, frame, detection_picture(frame, detect_size),
+                                   clip_size, rotation)
                 index += 1
         except av.error.FFmpegError as exc:
             # A damaged tail is common (truncated downloads): keep what decoded cleanly.

@@ -43,7 +43,7 @@ class CutDetector:
 
     def __init__(self, detector: SceneDetector, fps: float) -> None:
         self._detector = detector
-        self._fps = fps if fps > 0 else 30.0
+        self._fps = float(fps) if fps > 0 else 30.0
         self._last_index = -1
 
     @classmethod
@@ -61,10 +61,10 @@ class CutDetector:
         """How far in the past a detector may report a cut."""
         return int(self._detector.event_buffer_length)
 
-    def push(self, index: int, rgb: npt.NDArray[np.uint8]) -> list[int]:
+    def push(self, index: int, bgr: npt.NDArray[np.uint8]) -> list[int]:
+        """Feed frame `index` as a BGR picture (OpenCV order, as detectors expect)."""
         self._last_index = index
-        bgr = rgb[:, :, ::-1]  # detectors expect OpenCV's BGR order
-        cuts = self._detector.process_frame(self._timecode(index), np.ascontiguousarray(bgr))
+        cuts = self._detector.process_frame(self._timecode(index), bgr)
         return [tc.frame_num for tc in cuts]
 
     def finish(self) -> list[int]:

@@ -66,7 +66,7 @@ def ingest_file(
         for frame in decoder.frames():
             times.append(frame.time_s)
             recent.add(frame)
-            new_cuts = detector.push(frame.index, frame.rgb)
+            new_cuts = detector.push(frame.index, frame.detect_bgr)
             cuts.extend(new_cuts)
             if every_frame or sampler.due(frame.time_s):
                 sampled.add(frame.index)
