@@ -17,11 +17,12 @@ import argparse
 import platform
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import torch
-
 from scenesearch.server.device import preferred_dtype
 from scenesearch.server.domain import IngestParams, Vectors
 from scenesearch.server.embedder import ClipEmbedder
@@ -50,22 +51,26 @@ def main() -> None:
     model, processor = random_clip(VIT_B_32)
     dtype = preferred_dtype(torch.device("cpu"), args.precision)
     embedder = ClipEmbedder(model.to(dtype), processor, torch.device("cpu"), "random ViT-B/32")
-    params = IngestParams(sample_interval_s=1.0, detector="content", threshold=0.0,
-                          batch_size=args.batch_size)
+    params = IngestParams(
+        sample_interval_s=1.0, detector="content", threshold=0.0, batch_size=args.batch_size
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         scene_len = args.seconds / args.scenes
-        video, encode_s = timed(lambda: write_video(
-            Path(tmp) / "bench_720p.mp4", [scene_len] * args.scenes, fps=30.0,
-            size=(1280, 720)))
+        video, encode_s = timed(
+            lambda: write_video(
+                Path(tmp) / "bench_720p.mp4", [scene_len] * args.scenes, fps=30.0, size=(1280, 720)
+            )
+        )
         print(f"encoded test video in {encode_s:.1f}s: {video.path.stat().st_size / 1e6:.1f} MB")
         embedder.embed_images([np.zeros((224, 224, 3), np.uint8)] * 2)  # warm-up
 
-        def no_embed(images: list) -> Vectors:  # type: ignore[type-arg]
+        def no_embed(images: Sequence[npt.NDArray[np.uint8]]) -> Vectors:
             return np.zeros((len(images), embedder.dim), dtype=np.float32)
 
-        decode_only, decode_s = timed(lambda: ingest_file(
-            video.path, params, default_stages(params, no_embed)))
+        decode_only, decode_s = timed(
+            lambda: ingest_file(video.path, params, default_stages(params, no_embed))
+        )
 
         sampled = {f.frame_no for f in decode_only.frames}
         with VideoDecoder(video.path) as decoder:
@@ -77,21 +82,30 @@ def main() -> None:
                 embedder.embed_images(frames[i : i + args.batch_size])
 
         _, embed_s = timed(embed_all)
-        full, ingest_s = timed(lambda: ingest_file(
-            video.path, params, default_stages(params, embedder.embed_images)))
+        full, ingest_s = timed(
+            lambda: ingest_file(video.path, params, default_stages(params, embedder.embed_images))
+        )
         naive_s = float("nan")
         if not args.skip_naive:
-            _, naive_s = timed(lambda: ingest_file(
-                video.path, params, default_stages(params, embedder.embed_images),
-                every_frame=True))
+            _, naive_s = timed(
+                lambda: ingest_file(
+                    video.path,
+                    params,
+                    default_stages(params, embedder.embed_images),
+                    every_frame=True,
+                )
+            )
 
     duration = full.info.duration_s
     rows = [
         ("decode only (decode + scale + detect)", decode_s, f"{full.info.frame_count} frames"),
         ("embed only (same sampled frames)", embed_s, f"{len(frames)} frames"),
         ("decode only + embed only", decode_s + embed_s, "sum of the two above"),
-        ("ingest (overlapped pipeline)", ingest_s,
-         f"{len(full.scenes)} scenes, {len(full.frames)} samples"),
+        (
+            "ingest (overlapped pipeline)",
+            ingest_s,
+            f"{len(full.scenes)} scenes, {len(full.frames)} samples",
+        ),
         ("naive: CLIP on every frame", naive_s, f"{full.info.frame_count} frames embedded"),
     ]
     lines = [

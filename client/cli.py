@@ -10,7 +10,6 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-
 from scenesearch.client import render
 from scenesearch.client.remote import (
     DEFAULT_ADDRESS,
@@ -21,8 +20,20 @@ from scenesearch.client.remote import (
     ingest_options,
 )
 
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
-                  ".wmv", ".flv", ".3gp"}
+VIDEO_SUFFIXES = {
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".wmv",
+    ".flv",
+    ".3gp",
+}
 
 # Pipes and captured output get a wide table rather than 80 squeezed columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -35,8 +46,9 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*")
-                            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+            found += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+            )
         else:
             found.append(path)
     return found
@@ -44,8 +56,9 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
 
 def connect(args: argparse.Namespace) -> SceneSearchClient:
     ca = Path(args.tls_ca).read_bytes() if args.tls_ca else None
-    return SceneSearchClient(args.address, timeout_s=args.timeout, token=args.token,
-                             root_certificates=ca)
+    return SceneSearchClient(
+        args.address, timeout_s=args.timeout, token=args.token, root_certificates=ca
+    )
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -56,11 +69,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     options = ingest_options(args.sample_interval, args.detector or "", args.threshold)
     failures = 0
     results = []
-    with connect(args) as client, Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-        TextColumn("{task.fields[stage]}"), TimeRemainingColumn(), console=err,
-        disable=args.json or not err.is_terminal and not args.progress,
-    ) as bars:
+    with (
+        connect(args) as client,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TextColumn("{task.fields[stage]}"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=args.json or (not err.is_terminal and not args.progress),
+        ) as bars,
+    ):
         for path in paths:
             task = bars.add_task(path.name[:40], total=1.0, stage="queued")
             on_progress = _progress_updater(bars, task)
@@ -73,20 +93,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 failures += 1
                 bars.update(task, stage="[red]failed")
                 err.print(f"[red]{path}: {exc.code.name}: {exc.message}")
-                results.append({"path": str(path), "error": exc.code.name,
-                                "message": exc.message})
+                results.append({"path": str(path), "error": exc.code.name, "message": exc.message})
                 continue
             note = "already ingested" if final.already_ingested else "done"
             bars.update(task, completed=1.0, stage=f"{note} → video {final.video_id}")
-            results.append({"path": str(path), "video_id": final.video_id,
-                            "already_ingested": final.already_ingested})
+            results.append(
+                {
+                    "path": str(path),
+                    "video_id": final.video_id,
+                    "already_ingested": final.already_ingested,
+                }
+            )
     if args.json:
         print(render.to_json(results))
     else:
         for r in results:
             if "video_id" in r:
-                out.print(f"{r['path']}: video {r['video_id']}"
-                          + (" (already ingested)" if r["already_ingested"] else ""))
+                out.print(
+                    f"{r['path']}: video {r['video_id']}"
+                    + (" (already ingested)" if r["already_ingested"] else "")
+                )
     return 1 if failures else 0
 
 
@@ -103,8 +129,9 @@ def show_hits(args: argparse.Namespace, results: SearchResults, title: str) -> i
         print(render.to_json(results))
         return 0
     if results.query_truncated:
-        err.print("[yellow]note: the query was longer than CLIP's 77-token context and was "
-                  "truncated")
+        err.print(
+            "[yellow]note: the query was longer than CLIP's 77-token context and was truncated"
+        )
     if not results.hits:
         out.print("no matching scenes")
         return 0
@@ -118,8 +145,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         err.print("give exactly one of: a text query, --image FILE or --scene ID")
         return 2
     with connect(args) as client:
-        common = {"top_k": args.top_k, "video_ids": args.video or (),
-                  "min_score": args.min_score}
+        common = {"top_k": args.top_k, "video_ids": args.video or (), "min_score": args.min_score}
         if args.text is not None:
             results = client.search_text(args.text, **common)
             title = f"“{args.text}”"
@@ -134,9 +160,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_similar(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        results = client.search_scene(args.scene_id, top_k=args.top_k,
-                                      video_ids=args.video or (), min_score=args.min_score,
-                                      exclude_same_video=args.exclude_video)
+        results = client.search_scene(
+            args.scene_id,
+            top_k=args.top_k,
+            video_ids=args.video or (),
+            min_score=args.min_score,
+            exclude_same_video=args.exclude_video,
+        )
     return show_hits(args, results, f"like scene {args.scene_id}")
 
 
@@ -179,14 +209,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scenesearch", description="Semantic scene search in "
-                                     "video: ingest videos, then ask where things are.")
-    parser.add_argument("--address", default=os.environ.get("SCENESEARCH_ADDRESS",
-                                                            DEFAULT_ADDRESS))
+    parser = argparse.ArgumentParser(
+        prog="scenesearch",
+        description="Semantic scene search in video: ingest videos, then ask where things are.",
+    )
+    parser.add_argument("--address", default=os.environ.get("SCENESEARCH_ADDRESS", DEFAULT_ADDRESS))
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
     parser.add_argument("--token", default=os.environ.get("SCENESEARCH_TOKEN"))
-    parser.add_argument("--tls-ca", default=os.environ.get("SCENESEARCH_TLS_CA"),
-                        help="CA certificate (PEM) to verify a TLS server")
+    parser.add_argument(
+        "--tls-ca",
+        default=os.environ.get("SCENESEARCH_TLS_CA"),
+        help="CA certificate (PEM) to verify a TLS server",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     from scenesearch.server.config import add_server_arguments
@@ -201,13 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = with_json(sub.add_parser("ingest", help="ingest video files or directories"))
     ingest.add_argument("paths", nargs="+")
-    ingest.add_argument("--upload", action="store_true",
-                        help="send the file to the server instead of passing its path")
+    ingest.add_argument(
+        "--upload",
+        action="store_true",
+        help="send the file to the server instead of passing its path",
+    )
     ingest.add_argument("--sample-interval", type=float, default=0.0)
     ingest.add_argument("--detector", choices=("content", "adaptive", "threshold", "histogram"))
     ingest.add_argument("--threshold", type=float, default=0.0)
-    ingest.add_argument("--progress", action="store_true",
-                        help="show progress bars even when stderr is not a terminal")
+    ingest.add_argument(
+        "--progress",
+        action="store_true",
+        help="show progress bars even when stderr is not a terminal",
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     def with_filters(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -224,8 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     similar = with_filters(sub.add_parser("similar", help="scenes like an existing scene"))
     similar.add_argument("scene_id", type=int)
-    similar.add_argument("--exclude-video", action="store_true",
-                         help="leave out the other scenes of the same video")
+    similar.add_argument(
+        "--exclude-video", action="store_true", help="leave out the other scenes of the same video"
+    )
     similar.set_defaults(func=cmd_similar)
 
     videos = sub.add_parser("videos", help="list, show or delete videos")

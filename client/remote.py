@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 CHUNK_BYTES = 1024 * 1024
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-STAGE_NAMES = {v: k.removeprefix("INGEST_STAGE_").lower()
-               for k, v in pb.IngestStage.items()}
+STAGE_NAMES = {v: k.removeprefix("INGEST_STAGE_").lower() for k, v in pb.IngestStage.items()}
 
 
 class ClientError(Exception):
@@ -119,22 +117,39 @@ def _fields(message: Any, cls: type[T]) -> T:
 
 
 def _update(p: pb.IngestProgress) -> IngestUpdate:
-    return IngestUpdate(p.job_id, STAGE_NAMES.get(p.stage, "unknown"), p.fraction,
-                        p.frames_done, p.frames_total, p.video_id, p.already_ingested, p.message)
+    return IngestUpdate(
+        p.job_id,
+        STAGE_NAMES.get(p.stage, "unknown"),
+        p.fraction,
+        p.frames_done,
+        p.frames_total,
+        p.video_id,
+        p.already_ingested,
+        p.message,
+    )
 
 
-def ingest_options(sample_interval_s: float = 0.0, detector: str = "",
-                   threshold: float = 0.0) -> pb.IngestOptions:
-    return pb.IngestOptions(sample_interval_s=sample_interval_s, detector=detector,
-                            threshold=threshold)
+def ingest_options(
+    sample_interval_s: float = 0.0, detector: str = "", threshold: float = 0.0
+) -> pb.IngestOptions:
+    return pb.IngestOptions(
+        sample_interval_s=sample_interval_s, detector=detector, threshold=threshold
+    )
 
 
 class SceneSearchClient:
-    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 30.0,
-                 ingest_timeout_s: float = 6 * 3600.0, token: str | None = None,
-                 root_certificates: bytes | None = None) -> None:
-        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        timeout_s: float = 30.0,
+        ingest_timeout_s: float = 6 * 3600.0,
+        token: str | None = None,
+        root_certificates: bytes | None = None,
+    ) -> None:
+        options = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
         if root_certificates is not None:
             creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
             self._channel = grpc.secure_channel(address, creds, options=options)
@@ -160,8 +175,11 @@ class SceneSearchClient:
         except grpc.RpcError as exc:
             raise ClientError(exc.code(), exc.details() or "") from None
 
-    def _stream(self, responses: Iterator[pb.IngestProgress],
-                on_progress: Callable[[IngestUpdate], None] | None) -> IngestUpdate:
+    def _stream(
+        self,
+        responses: Iterator[pb.IngestProgress],
+        on_progress: Callable[[IngestUpdate], None] | None,
+    ) -> IngestUpdate:
         last: IngestUpdate | None = None
         try:
             for message in responses:
@@ -176,23 +194,33 @@ class SceneSearchClient:
 
     # --- ingest -------------------------------------------------------------------------
 
-    def ingest_path(self, path: str, options: pb.IngestOptions | None = None,
-                    on_progress: Callable[[IngestUpdate], None] | None = None) -> IngestUpdate:
+    def ingest_path(
+        self,
+        path: str,
+        options: pb.IngestOptions | None = None,
+        on_progress: Callable[[IngestUpdate], None] | None = None,
+    ) -> IngestUpdate:
         """Ingest a file by its path on the server (must be under a media root)."""
         request = pb.IngestVideoRequest(path=path, options=options)
-        responses = self._stub.IngestVideo(request, timeout=self.ingest_timeout_s,
-                                           metadata=self._metadata)
+        responses = self._stub.IngestVideo(
+            request, timeout=self.ingest_timeout_s, metadata=self._metadata
+        )
         return self._stream(responses, on_progress)
 
-    def upload(self, path: Path, options: pb.IngestOptions | None = None,
-               on_progress: Callable[[IngestUpdate], None] | None = None,
-               on_sent: Callable[[int], None] | None = None) -> IngestUpdate:
+    def upload(
+        self,
+        path: Path,
+        options: pb.IngestOptions | None = None,
+        on_progress: Callable[[IngestUpdate], None] | None = None,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> IngestUpdate:
         """Send a local file to the server and ingest it."""
         size = path.stat().st_size
 
         def chunks() -> Iterator[pb.UploadVideoRequest]:
-            yield pb.UploadVideoRequest(header=pb.UploadHeader(
-                filename=path.name, size_bytes=size, options=options))
+            yield pb.UploadVideoRequest(
+                header=pb.UploadHeader(filename=path.name, size_bytes=size, options=options)
+            )
             sent = 0
             with open(path, "rb") as fh:
                 while chunk := fh.read(CHUNK_BYTES):
@@ -201,33 +229,55 @@ class SceneSearchClient:
                         on_sent(sent)
                     yield pb.UploadVideoRequest(chunk=chunk)
 
-        responses = self._stub.UploadVideo(chunks(), timeout=self.ingest_timeout_s,
-                                           metadata=self._metadata)
+        responses = self._stub.UploadVideo(
+            chunks(), timeout=self.ingest_timeout_s, metadata=self._metadata
+        )
         return self._stream(responses, on_progress)
 
     # --- search -------------------------------------------------------------------------
 
-    def _search(self, request: pb.SearchRequest, top_k: int, video_ids: Sequence[int],
-                min_score: float | None) -> SearchResults:
+    def _search(
+        self,
+        request: pb.SearchRequest,
+        top_k: int,
+        video_ids: Sequence[int],
+        min_score: float | None,
+    ) -> SearchResults:
         request.top_k = top_k
         request.video_ids.extend(video_ids)
         if min_score is not None:
             request.min_score = min_score
         response = self._call(self._stub.Search, request)
-        return SearchResults([_fields(h, Hit) for h in response.hits], response.index_kind,
-                             response.query_truncated)
+        return SearchResults(
+            [_fields(h, Hit) for h in response.hits], response.index_kind, response.query_truncated
+        )
 
-    def search_text(self, text: str, top_k: int = 10, video_ids: Sequence[int] = (),
-                    min_score: float | None = None) -> SearchResults:
+    def search_text(
+        self,
+        text: str,
+        top_k: int = 10,
+        video_ids: Sequence[int] = (),
+        min_score: float | None = None,
+    ) -> SearchResults:
         return self._search(pb.SearchRequest(text=text), top_k, video_ids, min_score)
 
-    def search_image(self, image: bytes, top_k: int = 10, video_ids: Sequence[int] = (),
-                     min_score: float | None = None) -> SearchResults:
+    def search_image(
+        self,
+        image: bytes,
+        top_k: int = 10,
+        video_ids: Sequence[int] = (),
+        min_score: float | None = None,
+    ) -> SearchResults:
         return self._search(pb.SearchRequest(image=image), top_k, video_ids, min_score)
 
-    def search_scene(self, scene_id: int, top_k: int = 10, video_ids: Sequence[int] = (),
-                     min_score: float | None = None,
-                     exclude_same_video: bool = False) -> SearchResults:
+    def search_scene(
+        self,
+        scene_id: int,
+        top_k: int = 10,
+        video_ids: Sequence[int] = (),
+        min_score: float | None = None,
+        exclude_same_video: bool = False,
+    ) -> SearchResults:
         request = pb.SearchRequest(scene_id=scene_id, exclude_same_video=exclude_same_video)
         return self._search(request, top_k, video_ids, min_score)
 
@@ -239,8 +289,9 @@ class SceneSearchClient:
 
     def get_video(self, video_id: int) -> VideoDetail:
         response = self._call(self._stub.GetVideo, pb.GetVideoRequest(video_id=video_id))
-        return VideoDetail(_fields(response.video, VideoInfo),
-                           [_fields(s, SceneInfo) for s in response.scenes])
+        return VideoDetail(
+            _fields(response.video, VideoInfo), [_fields(s, SceneInfo) for s in response.scenes]
+        )
 
     def delete_video(self, video_id: int) -> int:
         request = pb.DeleteVideoRequest(video_id=video_id)
@@ -249,8 +300,9 @@ class SceneSearchClient:
     def stats(self) -> ServerStats:
         return _fields(self._call(self._stub.GetStats, pb.GetStatsRequest()), ServerStats)
 
-    def rebuild_index(self, kind: str, params: Mapping[str, str] | None = None,
-                      timeout_s: float = 3600.0) -> tuple[str, int, float]:
+    def rebuild_index(
+        self, kind: str, params: Mapping[str, str] | None = None, timeout_s: float = 3600.0
+    ) -> tuple[str, int, float]:
         request = pb.RebuildIndexRequest(kind=kind, params=dict(params or {}))
         response = self._call(self._stub.RebuildIndex, request, timeout_s)
         return response.index_kind, response.vectors, response.seconds

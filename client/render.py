@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
 from scenesearch.client.remote import Hit, ServerStats, VideoDetail, VideoInfo
 
 
@@ -41,9 +40,14 @@ def hits_table(hits: Sequence[Hit], title: str) -> Table:
     table.add_column("path", overflow="fold")
     for rank, hit in enumerate(hits, start=1):
         table.add_row(
-            str(rank), f"{hit.score:.4f}", str(hit.video_id),
-            f"{hit.scene_id} (#{hit.scene_index})", timestamp(hit.start_s), timestamp(hit.end_s),
-            timestamp(hit.best_time_s), hit.video_path,
+            str(rank),
+            f"{hit.score:.4f}",
+            str(hit.video_id),
+            f"{hit.scene_id} (#{hit.scene_index})",
+            timestamp(hit.start_s),
+            timestamp(hit.end_s),
+            timestamp(hit.best_time_s),
+            hit.video_path,
         )
     return table
 
@@ -55,9 +59,14 @@ def videos_table(videos: Sequence[VideoInfo]) -> Table:
     table.add_column("path", overflow="fold")
     for v in videos:
         table.add_row(
-            str(v.id), timestamp(v.duration_s), str(v.scene_count), str(v.sample_count),
-            f"{v.width}x{v.height}", f"{v.fps:.3f}",
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(v.ingested_at)), v.path,
+            str(v.id),
+            timestamp(v.duration_s),
+            str(v.scene_count),
+            str(v.sample_count),
+            f"{v.width}x{v.height}",
+            f"{v.fps:.3f}",
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(v.ingested_at)),
+            v.path,
         )
     return table
 
@@ -65,14 +74,22 @@ def videos_table(videos: Sequence[VideoInfo]) -> Table:
 def video_detail(console: Console, detail: VideoDetail) -> None:
     v = detail.video
     console.print(f"[bold]video {v.id}[/bold] {v.path}")
-    console.print(f"  duration {timestamp(v.duration_s)}, {v.frame_count} frames, "
-                  f"{v.fps:.3f} fps, {v.width}x{v.height}, sha256 {v.content_hash[:16]}…")
+    console.print(
+        f"  duration {timestamp(v.duration_s)}, {v.frame_count} frames, "
+        f"{v.fps:.3f} fps, {v.width}x{v.height}, sha256 {v.content_hash[:16]}…"
+    )
     table = Table(title=f"{len(detail.scenes)} scene(s)")
     for name in ("scene id", "#", "start", "end", "length", "frames"):
         table.add_column(name, justify="right", no_wrap=True)
     for s in detail.scenes:
-        table.add_row(str(s.id), str(s.index), timestamp(s.start_s), timestamp(s.end_s),
-                      f"{s.end_s - s.start_s:.3f}s", f"{s.start_frame}-{s.end_frame - 1}")
+        table.add_row(
+            str(s.id),
+            str(s.index),
+            timestamp(s.start_s),
+            timestamp(s.end_s),
+            f"{s.end_s - s.start_s:.3f}s",
+            f"{s.start_frame}-{s.end_frame - 1}",
+        )
     console.print(table)
 
 
@@ -81,12 +98,18 @@ def stats_table(stats: ServerStats) -> Table:
     table.add_column("key")
     table.add_column("value")
     rows = [
-        ("videos", stats.video_count), ("scenes", stats.scene_count),
-        ("sampled frames", stats.frame_count), ("model", stats.model),
-        ("dimension", stats.dimension), ("device", stats.device),
-        ("index", stats.index_kind), ("index vectors", stats.index_size),
-        ("index params", ", ".join(f"{k}={v}" for k, v in sorted(stats.index_params.items()))
-         or "-"),
+        ("videos", stats.video_count),
+        ("scenes", stats.scene_count),
+        ("sampled frames", stats.frame_count),
+        ("model", stats.model),
+        ("dimension", stats.dimension),
+        ("device", stats.device),
+        ("index", stats.index_kind),
+        ("index vectors", stats.index_size),
+        (
+            "index params",
+            ", ".join(f"{k}={v}" for k, v in sorted(stats.index_params.items())) or "-",
+        ),
         ("jobs queued / running", f"{stats.jobs_queued} / {stats.jobs_running}"),
     ]
     if stats.index_note:

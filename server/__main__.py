@@ -13,7 +13,9 @@ from scenesearch.server.errors import ModelLoadError, ModelMismatch
 def run(args: argparse.Namespace) -> int:
     from scenesearch.server.app import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         serve(settings_from_args(args))
     except (ModelLoadError, ModelMismatch, ValueError) as exc:

@@ -12,7 +12,6 @@ from types import FrameType
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from scenesearch.server.catalog import Catalog
 from scenesearch.server.config import Settings
 from scenesearch.server.domain import IngestParams
@@ -90,19 +89,27 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     texts = TextEncoder(embedder.embed_texts)
     engine = SearchEngine(store, index, texts, embedder.embed_image_bytes, settings.max_top_k)
     deps = ServiceDeps(
-        store=store, index=index, catalog=catalog, jobs=jobs, engine=engine,
-        ingest_defaults=IngestParams(defaults.sample_interval_s, defaults.detector,
-                                     defaults.threshold, defaults.batch_size),
-        media_roots=settings.media_roots, upload_dir=settings.data_dir / "uploads",
-        max_upload_bytes=settings.max_upload_bytes, model=settings.model,
+        store=store,
+        index=index,
+        catalog=catalog,
+        jobs=jobs,
+        engine=engine,
+        ingest_defaults=IngestParams(
+            defaults.sample_interval_s, defaults.detector, defaults.threshold, defaults.batch_size
+        ),
+        media_roots=settings.media_roots,
+        upload_dir=settings.data_dir / "uploads",
+        max_upload_bytes=settings.max_upload_bytes,
+        model=settings.model,
         device=f"{embedder.device} ({str(embedder.dtype).removeprefix('torch.')})",
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.max_workers),
-                         options=options)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.max_workers), options=options
+    )
     pb_grpc.add_SceneSearchServicer_to_server(SceneSearchService(deps), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -119,8 +126,15 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     running = RunningServer(server, port, index, jobs, health_servicer)
     running.save_periodically(5.0)
     host = settings.address.rsplit(":", 1)[0]
-    log.info("scenesearch listening on %s:%d (model %s on %s, %s index, %d vectors)", host, port,
-             settings.model, embedder.device, index.kind, index.count())
+    log.info(
+        "scenesearch listening on %s:%d (model %s on %s, %s index, %d vectors)",
+        host,
+        port,
+        settings.model,
+        embedder.device,
+        index.kind,
+        index.count(),
+    )
     return running
 
 

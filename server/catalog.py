@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-
 from scenesearch.server.domain import IngestResult, Video
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.store import Store
@@ -27,8 +26,9 @@ class Catalog:
         with self._lock:
             video, scene_ids = self._store.add_video(path, content_hash, result)
             if scene_ids:
-                self._index.add(np.asarray(scene_ids), result.scene_vectors,
-                                self._store.generation())
+                self._index.add(
+                    np.asarray(scene_ids), result.scene_vectors, self._store.generation()
+                )
             return video, bool(scene_ids)
 
     def delete(self, video_id: int) -> int:

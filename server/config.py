@@ -84,7 +84,9 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory that IngestVideo may read from (repeatable; env SCENESEARCH_MEDIA_ROOTS, "
         "colon separated). Without any, ingest by path is refused and only uploads work.",
     )
-    parser.add_argument("--index", default=env.get("SCENESEARCH_INDEX", "flat"), choices=INDEX_KINDS)
+    parser.add_argument(
+        "--index", default=env.get("SCENESEARCH_INDEX", "flat"), choices=INDEX_KINDS
+    )
     parser.add_argument(
         "--index-param",
         action="append",
@@ -116,8 +118,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if not roots and os.environ.get("SCENESEARCH_MEDIA_ROOTS"):
         roots = [r for r in os.environ["SCENESEARCH_MEDIA_ROOTS"].split(os.pathsep) if r]
     params = parse_index_params(args.index_param)
-    for flag in ("hnsw_m", "hnsw_ef_search", "ivf_nlist", "ivf_m", "ivf_nprobe", "lsh_nbits",
-                 "lsh_rerank"):
+    for flag in (
+        "hnsw_m",
+        "hnsw_ef_search",
+        "ivf_nlist",
+        "ivf_m",
+        "ivf_nprobe",
+        "lsh_nbits",
+        "lsh_rerank",
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             params[flag] = str(value)

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
-
 from scenesearch.server.device import preferred_dtype, select_device
 from scenesearch.server.domain import Vectors
 from scenesearch.server.errors import InvalidArgument, ModelLoadError
@@ -50,7 +49,7 @@ def _pooled(output: Any) -> torch.Tensor:
     # 4.x returned the tensor itself.
     if isinstance(output, torch.Tensor):
         return output
-    return output.pooler_output  # type: ignore[no-any-return]
+    return output.pooler_output
 
 
 class ClipEmbedder:

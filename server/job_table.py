@@ -30,29 +30,55 @@ class JobTable:
 
     def add(self, job_id: str, source: str) -> None:
         now = time.time()
-        self._store.db["jobs"].insert(
-            {"id": job_id, "source": source, "status": JobStatus.QUEUED.value,
-             "stage": "queued", "fraction": 0.0, "created_at": now, "updated_at": now}
+        self._store.db.table("jobs").insert(
+            {
+                "id": job_id,
+                "source": source,
+                "status": JobStatus.QUEUED.value,
+                "stage": "queued",
+                "fraction": 0.0,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
 
-    def update(self, job_id: str, status: JobStatus, stage: str, fraction: float,
-               video_id: int | None = None, error: str | None = None) -> None:
-        self._store.db["jobs"].update(
+    def update(
+        self,
+        job_id: str,
+        status: JobStatus,
+        stage: str,
+        fraction: float,
+        video_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._store.db.table("jobs").update(
             job_id,
-            {"status": status.value, "stage": stage, "fraction": fraction, "video_id": video_id,
-             "error": error, "updated_at": time.time()},
+            {
+                "status": status.value,
+                "stage": stage,
+                "fraction": fraction,
+                "video_id": video_id,
+                "error": error,
+                "updated_at": time.time(),
+            },
         )
 
     def fail_unfinished(self) -> int:
         """Mark queued and running jobs failed; called at start-up and on shutdown."""
         cur = self._store.db.execute(
             "UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE status IN (?, ?)",
-            (JobStatus.FAILED.value, INTERRUPTED, time.time(), JobStatus.QUEUED.value,
-             JobStatus.RUNNING.value),
+            (
+                JobStatus.FAILED.value,
+                INTERRUPTED,
+                time.time(),
+                JobStatus.QUEUED.value,
+                JobStatus.RUNNING.value,
+            ),
         )
         return int(cur.rowcount)
 
     def status_of(self, job_id: str) -> tuple[str, str | None]:
-        row = self._store.db.execute("SELECT status, error FROM jobs WHERE id = ?",
-                                     (job_id,)).fetchone()
+        row = self._store.db.execute(
+            "SELECT status, error FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
         return (row[0], row[1]) if row else ("", None)

@@ -7,6 +7,7 @@ decode + embed to the worker, watches it for crashes and stalls, and commits the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing as mp
@@ -85,8 +86,9 @@ class WorkerCrashed(Exception):
 class IngestWorker:
     """Owns the worker process: start, send a task, read events, kill and restart."""
 
-    def __init__(self, model: str, device: str, precision: str = "auto",
-                 startup_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self, model: str, device: str, precision: str = "auto", startup_timeout_s: float = 600.0
+    ) -> None:
         self._ctx = mp.get_context("spawn")  # fork would copy the server's threads and torch
         self._model, self._device, self._precision = model, device, precision
         self._startup_timeout_s = startup_timeout_s
@@ -98,9 +100,10 @@ class IngestWorker:
         """Start the process without waiting: its model loads while the server starts up."""
         self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
         self._process = self._ctx.Process(
-            target=worker_main, args=(self._model, self._device, self._precision, self._tasks,
-                                        self._events),
-            name="scenesearch-ingest-worker", daemon=True,
+            target=worker_main,
+            args=(self._model, self._device, self._precision, self._tasks, self._events),
+            name="scenesearch-ingest-worker",
+            daemon=True,
         )
         self._process.start()
 
@@ -138,10 +141,8 @@ class IngestWorker:
         if self._process is None:
             return
         if self._process.is_alive():
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 self._tasks.put(None)
-            except (OSError, ValueError):
-                pass
             self._process.join(timeout=2.0)
         if self._process.is_alive():
             self._process.kill()
@@ -154,8 +155,14 @@ class IngestWorker:
 
 
 class JobRunner:
-    def __init__(self, store: Store, catalog: Catalog, worker: IngestWorker,
-                 stall_timeout_s: float, max_queued: int = 64) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        worker: IngestWorker,
+        stall_timeout_s: float,
+        max_queued: int = 64,
+    ) -> None:
         self._table = JobTable(store)
         self._store, self._catalog, self._worker = store, catalog, worker
         self._stall_timeout_s = stall_timeout_s
@@ -171,10 +178,8 @@ class JobRunner:
         self._thread.start()
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
         self._worker.stop()
         self._thread.join(timeout=5.0)
         self._table.fail_unfinished()
@@ -182,15 +187,22 @@ class JobRunner:
     def counts(self) -> tuple[int, int]:
         return self._queue.qsize(), self._running
 
-    def submit(self, path: Path, display_path: str, params: IngestParams,
-               cleanup: Callable[[], None] | None = None) -> Job:
+    def submit(
+        self,
+        path: Path,
+        display_path: str,
+        params: IngestParams,
+        cleanup: Callable[[], None] | None = None,
+    ) -> Job:
         job = Job(uuid.uuid4().hex[:12], path, display_path, params, cleanup)
         self._table.add(job.id, display_path)  # the row exists before the runner can see the job
         try:
             self._queue.put_nowait(job)
         except queue.Full:
-            message = (f"the ingest queue is full ({self._queue.maxsize} jobs waiting); "
-                       "retry when some have finished")
+            message = (
+                f"the ingest queue is full ({self._queue.maxsize} jobs waiting); "
+                "retry when some have finished"
+            )
             self._table.update(job.id, JobStatus.FAILED, Stage.QUEUED.value, 0.0, error=message)
             if cleanup is not None:
                 cleanup()
@@ -236,14 +248,22 @@ class JobRunner:
             try:
                 event = self._worker.next_event(self._stall_timeout_s)
             except WorkerCrashed as exc:
-                self._fail(job, "crashed", f"{exc} while decoding {job.display_path}; the file "
-                           "is probably malformed. Other jobs are unaffected.")
+                self._fail(
+                    job,
+                    "crashed",
+                    f"{exc} while decoding {job.display_path}; the file "
+                    "is probably malformed. Other jobs are unaffected.",
+                )
                 self._worker.restart()
                 return None
             if event is None:
-                self._fail(job, "timeout", f"decoding {job.display_path} made no progress for "
-                           f"{self._stall_timeout_s:.0f}s and was stopped; the file is probably "
-                           "malformed")
+                self._fail(
+                    job,
+                    "timeout",
+                    f"decoding {job.display_path} made no progress for "
+                    f"{self._stall_timeout_s:.0f}s and was stopped; the file is probably "
+                    "malformed",
+                )
                 self._worker.restart()
                 return None
             kind, job_id = event[0], event[1]
@@ -251,10 +271,14 @@ class JobRunner:
                 continue  # a late event from a job that already ended
             if kind == "progress":
                 done, total = event[2], event[3]
-                self._set(job, frames_done=done, frames_total=total,
-                          fraction=HASH_SHARE + DECODE_SHARE * min(done / max(total, 1), 1.0))
+                self._set(
+                    job,
+                    frames_done=done,
+                    frames_total=total,
+                    fraction=HASH_SHARE + DECODE_SHARE * min(done / max(total, 1), 1.0),
+                )
             elif kind == "result":
-                return event[2]  # type: ignore[no-any-return]
+                return event[2]
             elif kind == "error":
                 self._fail(job, event[2], event[3])
                 return None
@@ -262,14 +286,28 @@ class JobRunner:
     def _finish(self, job: Job, video_id: int, already: bool) -> None:
         self._table.update(job.id, JobStatus.DONE, Stage.DONE.value, 1.0, video_id)
         note = "already ingested (same content)" if already else "ingested"
-        job.publish(replace(job.progress, stage=Stage.DONE, fraction=1.0, video_id=video_id,
-                            already_ingested=already, message=note), done=True)
+        job.publish(
+            replace(
+                job.progress,
+                stage=Stage.DONE,
+                fraction=1.0,
+                video_id=video_id,
+                already_ingested=already,
+                message=note,
+            ),
+            done=True,
+        )
 
     def _fail(self, job: Job, kind: str, message: str) -> None:
         log.warning("job %s (%s) failed: %s", job.id, job.display_path, message)
         try:
-            self._table.update(job.id, JobStatus.FAILED, job.progress.stage.value,
-                               job.progress.fraction, error=message)
+            self._table.update(
+                job.id,
+                JobStatus.FAILED,
+                job.progress.stage.value,
+                job.progress.fraction,
+                error=message,
+            )
         except Exception:  # the subscriber must still hear of the failure
             log.exception("could not record the failure of job %s", job.id)
         job.publish(replace(job.progress, message=message), done=True, error_kind=kind)

@@ -38,8 +38,10 @@ def resolve_media_path(raw: str, roots: Iterable[Path]) -> Path:
     if not real.exists():
         raise NotFound(f"{raw} does not exist on the server")
     if real.is_dir():
-        raise InvalidArgument(f"{raw} is a directory; give a video file (the CLI expands "
-                              "directories on the client side)")
+        raise InvalidArgument(
+            f"{raw} is a directory; give a video file (the CLI expands "
+            "directories on the client side)"
+        )
     if not real.is_file():
         raise InvalidArgument(f"{raw} is not a regular file")
     return real
@@ -79,5 +81,7 @@ class UploadSink:
         self.path.unlink(missing_ok=True)
 
     def _too_big(self, size: int) -> str:
-        return (f"upload of {size / 1e6:.1f} MB exceeds the server's limit of "
-                f"{self.limit / 1e6:.1f} MB; raise it with --max-upload-mb or ingest by path")
+        return (
+            f"upload of {size / 1e6:.1f} MB exceeds the server's limit of "
+            f"{self.limit / 1e6:.1f} MB; raise it with --max-upload-mb or ingest by path"
+        )

@@ -70,15 +70,25 @@ def random_clip(size: str = TINY, seed: int = 0) -> tuple[Any, Any]:
     }
     if size == TINY:
         text = CLIPTextConfig(
-            vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=2, max_position_embeddings=77, **special,
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            **special,
         )
         vision = CLIPVisionConfig(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-            image_size=224, patch_size=32,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=224,
+            patch_size=32,
         )
-        config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(),
-                            projection_dim=64)
+        config = CLIPConfig(
+            text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=64
+        )
     elif size == VIT_B_32:
         text = CLIPTextConfig(vocab_size=len(vocab), **special)
         # CLIPVisionConfig() defaults are ViT-B/32: hidden 768, 12 layers, patch 32, 224 px.

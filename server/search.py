@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from scenesearch.server.domain import SceneHit, Vectors
 from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.index.live import LiveIndex
@@ -58,8 +56,14 @@ class SearchResult:
 
 
 class SearchEngine:
-    def __init__(self, store: Store, index: LiveIndex, texts: TextEncoder,
-                 images: ImageBytesEncoder, max_top_k: int = 1000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        index: LiveIndex,
+        texts: TextEncoder,
+        images: ImageBytesEncoder,
+        max_top_k: int = 1000,
+    ) -> None:
         self._store, self._index = store, index
         self._texts, self._images = texts, images
         self.max_top_k = max_top_k
@@ -91,18 +95,29 @@ class SearchEngine:
         hits = self._ranked(vector, top_k, wanted, skip_scenes, skip_videos, options.min_score)
         return SearchResult(tuple(hits), self._index.kind, truncated)
 
-    def _ranked(self, vector: Vectors, top_k: int, wanted: set[int], skip_scenes: set[int],
-                skip_videos: set[int], min_score: float) -> list[SceneHit]:
+    def _ranked(
+        self,
+        vector: Vectors,
+        top_k: int,
+        wanted: set[int],
+        skip_scenes: set[int],
+        skip_videos: set[int],
+        min_score: float,
+    ) -> list[SceneHit]:
         total = self._index.count()
         filtered = bool(wanted or skip_videos)
         fetch = top_k + len(skip_scenes) + (top_k * 3 if filtered else 0)
         while True:
             scores, ids = self._index.search(vector, min(fetch, max(total, 1)))
-            candidates = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
-                          if i >= 0 and s >= min_score and int(i) not in skip_scenes]
+            candidates = [
+                (int(i), float(s))
+                for i, s in zip(ids[0], scores[0], strict=True)
+                if i >= 0 and s >= min_score and int(i) not in skip_scenes
+            ]
             scenes = self._store.scenes_by_ids([i for i, _ in candidates])
             kept = [
-                (sid, score) for sid, score in candidates
+                (sid, score)
+                for sid, score in candidates
                 if sid in scenes
                 and (not wanted or scenes[sid][0].video_id in wanted)
                 and scenes[sid][0].video_id not in skip_videos
@@ -114,10 +129,15 @@ class SearchEngine:
         moments = self._best_moments(vector[0], [sid for sid, _ in kept])
         return [
             SceneHit(
-                video_id=scenes[sid][0].video_id, video_path=scenes[sid][1], scene_id=sid,
-                scene_index=scenes[sid][0].index, start_s=scenes[sid][0].start_s,
-                end_s=scenes[sid][0].end_s, best_time_s=moments.get(sid, scenes[sid][0].start_s),
-                score=score, index_kind=self._index.kind,
+                video_id=scenes[sid][0].video_id,
+                video_path=scenes[sid][1],
+                scene_id=sid,
+                scene_index=scenes[sid][0].index,
+                start_s=scenes[sid][0].start_s,
+                end_s=scenes[sid][0].end_s,
+                best_time_s=moments.get(sid, scenes[sid][0].start_s),
+                score=score,
+                index_kind=self._index.kind,
             )
             for sid, score in kept
         ]
@@ -130,9 +150,9 @@ class SearchEngine:
             return {}
         sims = frames.vectors @ vector
         best: dict[int, tuple[float, float]] = {}
-        for sid, t, s in zip(frames.scene_ids.tolist(), frames.times_s.tolist(), sims.tolist(),
-                             strict=True):
+        for sid, t, s in zip(
+            frames.scene_ids.tolist(), frames.times_s.tolist(), sims.tolist(), strict=True
+        ):
             if sid not in best or s > best[sid][1]:
                 best[sid] = (t, s)
         return {sid: t for sid, (t, _) in best.items()}
-

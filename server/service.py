@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-
 from scenesearch.server import convert
 from scenesearch.server.catalog import Catalog
 from scenesearch.server.domain import IngestParams, Stats
@@ -103,16 +102,18 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
         self._d = deps
 
     @grpc_errors
-    def IngestVideo(self, request: pb.IngestVideoRequest, context: grpc.ServicerContext
-                    ) -> Iterator[pb.IngestProgress]:
+    def IngestVideo(
+        self, request: pb.IngestVideoRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.IngestProgress]:
         params = convert.ingest_params(request.options, self._d.ingest_defaults)
         path = resolve_media_path(request.path, self._d.media_roots)
         job = self._d.jobs.submit(path, str(path), params)
         yield from self._follow(job, context)
 
     @grpc_errors
-    def UploadVideo(self, request_iterator: Iterator[pb.UploadVideoRequest],
-                    context: grpc.ServicerContext) -> Iterator[pb.IngestProgress]:
+    def UploadVideo(
+        self, request_iterator: Iterator[pb.UploadVideoRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.IngestProgress]:
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("payload") != "header":
             raise InvalidArgument("the first upload message must be a header with the file name")
@@ -138,8 +139,9 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             sink.discard()
             raise
         name = Path(header.filename).name or path.name
-        job = self._d.jobs.submit(path, f"upload:{name}", params,
-                                  cleanup=lambda: path.unlink(missing_ok=True))
+        job = self._d.jobs.submit(
+            path, f"upload:{name}", params, cleanup=lambda: path.unlink(missing_ok=True)
+        )
         yield from self._follow(job, context)
 
     def _follow(self, job: Job, context: grpc.ServicerContext) -> Iterator[pb.IngestProgress]:
@@ -150,23 +152,24 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             yield convert.progress_to_proto(progress)
 
     @grpc_errors
-    def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext
-               ) -> pb.SearchResponse:
+    def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
         result = self._d.engine.search(
             convert.query_from_proto(request), convert.search_options(request)
         )
         return convert.search_result_to_proto(result)
 
     @grpc_errors
-    def ListVideos(self, request: pb.ListVideosRequest, context: grpc.ServicerContext
-                   ) -> pb.ListVideosResponse:
+    def ListVideos(
+        self, request: pb.ListVideosRequest, context: grpc.ServicerContext
+    ) -> pb.ListVideosResponse:
         return pb.ListVideosResponse(
             videos=[convert.video_to_proto(v) for v in self._d.store.list_videos()]
         )
 
     @grpc_errors
-    def GetVideo(self, request: pb.GetVideoRequest, context: grpc.ServicerContext
-                 ) -> pb.GetVideoResponse:
+    def GetVideo(
+        self, request: pb.GetVideoRequest, context: grpc.ServicerContext
+    ) -> pb.GetVideoResponse:
         video = self._d.store.get_video(request.video_id)
         scenes = self._d.store.scenes_of_video(video.id)
         return pb.GetVideoResponse(
@@ -175,31 +178,45 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
         )
 
     @grpc_errors
-    def DeleteVideo(self, request: pb.DeleteVideoRequest, context: grpc.ServicerContext
-                    ) -> pb.DeleteVideoResponse:
+    def DeleteVideo(
+        self, request: pb.DeleteVideoRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteVideoResponse:
         return pb.DeleteVideoResponse(scenes_removed=self._d.catalog.delete(request.video_id))
 
     @grpc_errors
-    def GetStats(self, request: pb.GetStatsRequest, context: grpc.ServicerContext
-                 ) -> pb.GetStatsResponse:
+    def GetStats(
+        self, request: pb.GetStatsRequest, context: grpc.ServicerContext
+    ) -> pb.GetStatsResponse:
         videos, scenes, frames = self._d.store.counts()
         queued, running = self._d.jobs.counts()
         index = self._d.index
-        return convert.stats_to_proto(Stats(
-            video_count=videos, scene_count=scenes, frame_count=frames, model=self._d.model,
-            dimension=self._d.store.dim, device=self._d.device, index_kind=index.kind,
-            index_params=index.params(), index_note=index.note(), index_size=index.count(),
-            jobs_queued=queued, jobs_running=running,
-        ))
+        return convert.stats_to_proto(
+            Stats(
+                video_count=videos,
+                scene_count=scenes,
+                frame_count=frames,
+                model=self._d.model,
+                dimension=self._d.store.dim,
+                device=self._d.device,
+                index_kind=index.kind,
+                index_params=index.params(),
+                index_note=index.note(),
+                index_size=index.count(),
+                jobs_queued=queued,
+                jobs_running=running,
+            )
+        )
 
     @grpc_errors
-    def RebuildIndex(self, request: pb.RebuildIndexRequest, context: grpc.ServicerContext
-                     ) -> pb.RebuildIndexResponse:
+    def RebuildIndex(
+        self, request: pb.RebuildIndexRequest, context: grpc.ServicerContext
+    ) -> pb.RebuildIndexResponse:
         from scenesearch.server.index import KINDS
 
         if request.kind not in KINDS:
-            raise InvalidArgument(f"unknown index kind {request.kind!r}; choose from "
-                                  f"{sorted(KINDS)}")
+            raise InvalidArgument(
+                f"unknown index kind {request.kind!r}; choose from {sorted(KINDS)}"
+            )
         try:
             count, seconds = self._d.index.rebuild(request.kind, dict(request.params))
         except ValueError as exc:  # bad index parameters

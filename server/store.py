@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
-
 from scenesearch.server.domain import IngestResult, Scene, Vectors, Video
 from scenesearch.server.errors import ModelMismatch, NotFound
 
@@ -80,18 +79,30 @@ def _vectors(blobs: Sequence[bytes], dim: int) -> Vectors:
 
 def _video(row: dict[str, Any]) -> Video:
     return Video(
-        id=row["id"], path=row["path"], content_hash=row["content_hash"],
-        duration_s=row["duration_s"], fps=row["fps"], width=row["width"],
-        height=row["height"], frame_count=row["frame_count"], scene_count=row["scene_count"],
-        sample_count=row["sample_count"], ingested_at=row["ingested_at"],
+        id=row["id"],
+        path=row["path"],
+        content_hash=row["content_hash"],
+        duration_s=row["duration_s"],
+        fps=row["fps"],
+        width=row["width"],
+        height=row["height"],
+        frame_count=row["frame_count"],
+        scene_count=row["scene_count"],
+        sample_count=row["sample_count"],
+        ingested_at=row["ingested_at"],
         rotation=row["rotation"],
     )
 
 
 def _scene(row: dict[str, Any]) -> Scene:
     return Scene(
-        id=row["id"], video_id=row["video_id"], index=row["idx"], start_s=row["start_s"],
-        end_s=row["end_s"], start_frame=row["start_frame"], end_frame=row["end_frame"],
+        id=row["id"],
+        video_id=row["video_id"],
+        index=row["idx"],
+        start_s=row["start_s"],
+        end_s=row["end_s"],
+        start_frame=row["start_frame"],
+        end_frame=row["end_frame"],
     )
 
 
@@ -122,8 +133,9 @@ class Store:
     def db(self) -> sqlite_utils.Database:
         db: sqlite_utils.Database | None = getattr(self._local, "db", None)
         if db is None:
-            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0,
-                                   isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, check_same_thread=False, timeout=30.0, isolation_level=None
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             sync = os.environ.get("SCENESEARCH_SQLITE_SYNC", "NORMAL").upper()
             conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
@@ -160,8 +172,9 @@ class Store:
         stored_model, stored_dim = self.meta("model"), self.meta("dimension")
         if stored_model is None:
             with self.write() as conn:
-                conn.execute("INSERT INTO meta VALUES ('model', ?), ('dimension', ?)",
-                             (model_id, str(dim)))
+                conn.execute(
+                    "INSERT INTO meta VALUES ('model', ?), ('dimension', ?)", (model_id, str(dim))
+                )
         elif stored_model != model_id or int(stored_dim or 0) != dim:
             raise ModelMismatch(
                 f"data dir {self.path.parent} was built with model {stored_model!r} "
@@ -177,7 +190,9 @@ class Store:
         rows = list(self.db["videos"].rows_where("content_hash = ?", [content_hash]))
         return _video(rows[0]) if rows else None
 
-    def add_video(self, path: str, content_hash: str, result: IngestResult) -> tuple[Video, list[int]]:
+    def add_video(
+        self, path: str, content_hash: str, result: IngestResult
+    ) -> tuple[Video, list[int]]:
         """Commit a whole ingest result atomically. Returns the video and its scene ids."""
         info = result.info
         with self.write() as conn:
@@ -190,9 +205,19 @@ class Store:
                 "INSERT INTO videos (path, content_hash, duration_s, fps, width, height, "
                 "frame_count, scene_count, sample_count, rotation, ingested_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (path, content_hash, info.duration_s, info.fps, info.width, info.height,
-                 info.frame_count, len(result.scenes), len(result.frames), info.rotation,
-                 time.time()),
+                (
+                    path,
+                    content_hash,
+                    info.duration_s,
+                    info.fps,
+                    info.width,
+                    info.height,
+                    info.frame_count,
+                    len(result.scenes),
+                    len(result.frames),
+                    info.rotation,
+                    time.time(),
+                ),
             )
             video_id = int(cur.lastrowid or 0)
             scene_ids: list[int] = []
@@ -200,8 +225,15 @@ class Store:
                 cur = conn.execute(
                     "INSERT INTO scenes (video_id, idx, start_s, end_s, start_frame, end_frame,"
                     " vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (video_id, span.index, span.start_s, span.end_s, span.start_frame,
-                     span.end_frame, _blob(vector)),
+                    (
+                        video_id,
+                        span.index,
+                        span.start_s,
+                        span.end_s,
+                        span.start_frame,
+                        span.end_frame,
+                        _blob(vector),
+                    ),
                 )
                 scene_ids.append(int(cur.lastrowid or 0))
             conn.executemany(
@@ -217,18 +249,21 @@ class Store:
     def delete_video(self, video_id: int) -> list[int]:
         """Delete a video with its scenes and frames; returns the removed scene ids."""
         with self.write() as conn:
-            ids = [r[0] for r in conn.execute("SELECT id FROM scenes WHERE video_id = ?",
-                                              (video_id,))]
+            ids = [
+                r[0] for r in conn.execute("SELECT id FROM scenes WHERE video_id = ?", (video_id,))
+            ]
             if conn.execute("DELETE FROM videos WHERE id = ?", (video_id,)).rowcount == 0:
-                raise NotFound(f"video {video_id} does not exist; `scenesearch videos list` "
-                               "shows the ids")
+                raise NotFound(
+                    f"video {video_id} does not exist; `scenesearch videos list` shows the ids"
+                )
         return ids
 
     def get_video(self, video_id: int) -> Video:
         rows = list(self.db["videos"].rows_where("id = ?", [video_id]))
         if not rows:
-            raise NotFound(f"video {video_id} does not exist; `scenesearch videos list` "
-                           "shows the ids")
+            raise NotFound(
+                f"video {video_id} does not exist; `scenesearch videos list` shows the ids"
+            )
         return _video(rows[0])
 
     def list_videos(self) -> list[Video]:
@@ -242,9 +277,12 @@ class Store:
     def scenes_of_video(self, video_id: int) -> list[Scene]:
         return [
             _scene(r)
-            for r in self.db["scenes"].rows_where("video_id = ?", [video_id], order_by="idx",
-                                                  select="id, video_id, idx, start_s, end_s, "
-                                                  "start_frame, end_frame")
+            for r in self.db["scenes"].rows_where(
+                "video_id = ?",
+                [video_id],
+                order_by="idx",
+                select="id, video_id, idx, start_s, end_s, start_frame, end_frame",
+            )
         ]
 
     def scenes_by_ids(self, ids: Sequence[int]) -> dict[int, tuple[Scene, str]]:
@@ -265,16 +303,19 @@ class Store:
     def scene_vector(self, scene_id: int) -> tuple[Scene, Vectors]:
         rows = list(self.db["scenes"].rows_where("id = ?", [scene_id]))
         if not rows:
-            raise NotFound(f"scene {scene_id} does not exist; scene ids are shown by "
-                           "`scenesearch search` and `scenesearch videos show`")
+            raise NotFound(
+                f"scene {scene_id} does not exist; scene ids are shown by "
+                "`scenesearch search` and `scenesearch videos show`"
+            )
         return _scene(rows[0]), _vectors([rows[0]["vector"]], self.dim)[0]
 
     def scene_vectors(self, ids: Sequence[int]) -> dict[int, Vectors]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(f"SELECT id, vector FROM scenes WHERE id IN ({marks})",
-                               [int(i) for i in ids]).fetchall()
+        rows = self.db.execute(
+            f"SELECT id, vector FROM scenes WHERE id IN ({marks})", [int(i) for i in ids]
+        ).fetchall()
         return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
@@ -287,8 +328,10 @@ class Store:
             if not rows:
                 return
             last = rows[-1][0]
-            yield (np.array([r[0] for r in rows], dtype=np.int64),
-                   _vectors([r[1] for r in rows], self.dim))
+            yield (
+                np.array([r[0] for r in rows], dtype=np.int64),
+                _vectors([r[1] for r in rows], self.dim),
+            )
 
     def frames_of_scenes(self, scene_ids: Sequence[int]) -> FrameMatrix:
         marks = ",".join("?" * len(scene_ids))
@@ -299,7 +342,8 @@ class Store:
 
     def _frames(self, where: str, args: list[Any]) -> FrameMatrix:
         rows = self.db.execute(
-            f"SELECT time_s, scene_id, vector FROM frames WHERE {where} ORDER BY video_id, frame_no",
+            "SELECT time_s, scene_id, vector FROM frames "
+            f"WHERE {where} ORDER BY video_id, frame_no",
             args,
         ).fetchall()
         return FrameMatrix(

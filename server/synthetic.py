@@ -131,7 +131,9 @@ def write_video(
     )
 
 
-def _write_tone(container: av.container.OutputContainer, stream: av.AudioStream, seconds: float) -> None:
+def _write_tone(
+    container: av.container.OutputContainer, stream: av.AudioStream, seconds: float
+) -> None:
     rate = 48000
     samples = np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate).astype(np.float32)
     for offset in range(0, len(samples), 1024):

@@ -43,8 +43,9 @@ def _inject_fault(path: str) -> None:
             time.sleep(3600)
 
 
-def worker_main(model: str, device: str, precision: str, tasks: Queue[Any],
-                events: Queue[Any]) -> None:
+def worker_main(
+    model: str, device: str, precision: str, tasks: Queue[Any], events: Queue[Any]
+) -> None:
     """Entry point of the worker process. Events: ready, progress, result, error, fatal."""
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when the worker stops
@@ -79,5 +80,11 @@ def worker_main(model: str, device: str, precision: str, tasks: Queue[Any],
         except SceneSearchError as exc:
             events.put(("error", task.job_id, type(exc).__name__, str(exc)))
         except Exception as exc:
-            events.put(("error", task.job_id, "internal",
-                        f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
+            events.put(
+                (
+                    "error",
+                    task.job_id,
+                    "internal",
+                    f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
+                )
+            )

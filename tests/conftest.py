@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.config import IngestDefaults, Settings
@@ -66,9 +65,7 @@ def make_settings(data_dir: Path, model: Path, media_root: Path, **changes: obje
 def server(
     tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, media_root: Path
 ) -> Iterator[RunningServer]:
-    running = start_server(
-        make_settings(tmp_path_factory.mktemp("data"), tiny_model, media_root)
-    )
+    running = start_server(make_settings(tmp_path_factory.mktemp("data"), tiny_model, media_root))
     yield running
     running.stop(1.0)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import av
 from PIL import Image
-
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.synthetic import WrittenVideo
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from scenesearch.server.app import RunningServer
 from scenesearch.server.synthetic import WrittenVideo, write_video
+
 from tests.helpers import frame_png
 
 SCRIPT = shutil.which("scenesearch") or str(Path(sys.executable).parent / "scenesearch")
@@ -20,7 +20,9 @@ SCRIPT = shutil.which("scenesearch") or str(Path(sys.executable).parent / "scene
 def cli(server: RunningServer, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [SCRIPT, "--address", f"127.0.0.1:{server.port}", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if ok:
         assert proc.returncode == 0, proc.stderr
@@ -75,9 +77,7 @@ def test_cli_ingest_of_a_directory_reports_each_file(
     assert sorted(Path(r["path"]).name for r in rows) == ["one.mp4", "two.mkv"]
 
 
-def test_cli_errors_are_readable_and_exit_non_zero(
-    server: RunningServer, media_root: Path
-) -> None:
+def test_cli_errors_are_readable_and_exit_non_zero(server: RunningServer, media_root: Path) -> None:
     proc = cli(server, "videos", "show", "424242", ok=False)
     assert proc.returncode == 1 and "NOT_FOUND" in proc.stderr
     bad = media_root / "bad.mp4"

@@ -11,10 +11,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-
 from scenesearch.client.remote import ClientError, IngestUpdate, SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.synthetic import WrittenVideo, write_video
+
 from tests.conftest import make_settings
 from tests.helpers import frame_png, ingest
 
@@ -26,7 +26,7 @@ def test_ingest_by_path_streams_progress_and_records_scenes(
     final = client.ingest_path(str(three_scenes.path), on_progress=updates.append)
     assert final.stage == "done" and final.video_id > 0
     stages = [u.stage for u in updates]
-    assert stages[-1] == "done" and "decoding" in stages or final.already_ingested
+    assert (stages[-1] == "done" and "decoding" in stages) or final.already_ingested
     fractions = [u.fraction for u in updates]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     detail = client.get_video(final.video_id)
@@ -44,9 +44,7 @@ def test_reingest_same_content_is_not_duplicated(
     assert sum(v.path == str(three_scenes.path) for v in client.list_videos()) == 1
 
 
-def test_upload_ingests_the_same_as_by_path(
-    client: SceneSearchClient, tmp_path: Path
-) -> None:
+def test_upload_ingests_the_same_as_by_path(client: SceneSearchClient, tmp_path: Path) -> None:
     video = write_video(tmp_path / "uploaded clip.mp4", [1.5, 2.0], seed=21)
     updates: list[IngestUpdate] = []
     final = client.upload(video.path, on_progress=updates.append)
@@ -163,7 +161,10 @@ def test_stats_health_and_reflection(client: SceneSearchClient, server: RunningS
 
 @pytest.mark.slow
 def test_restart_keeps_data_and_missing_index_is_rebuilt_identically(
-    tmp_path: Path, tiny_model: Path, media_root: Path, three_scenes: WrittenVideo,
+    tmp_path: Path,
+    tiny_model: Path,
+    media_root: Path,
+    three_scenes: WrittenVideo,
     two_scenes: WrittenVideo,
 ) -> None:
     settings = make_settings(tmp_path / "data", tiny_model, media_root)

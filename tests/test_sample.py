@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from scenesearch.client.render import timestamp
 from scenesearch.server.pipeline.decode import rotate_upright, scaled_size
 from scenesearch.server.pipeline.sample import (
@@ -66,8 +65,12 @@ def test_scene_vector_is_normalised_mean_and_empty_scene_borrows_nearest() -> No
 
 @pytest.mark.parametrize(
     ("size", "expected"),
-    [((1280, 720), (398, 224)), ((321, 243), (296, 224)), ((200, 100), (200, 100)),
-     ((720, 1280), (224, 398))],
+    [
+        ((1280, 720), (398, 224)),
+        ((321, 243), (296, 224)),
+        ((200, 100), (200, 100)),
+        ((720, 1280), (224, 398)),
+    ],
 )
 def test_scaled_size_keeps_aspect_and_never_upscales(
     size: tuple[int, int], expected: tuple[int, int]
@@ -85,8 +88,12 @@ def test_rotate_upright_turns_quarter_turns() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.0, "00:00:00.000"), (61.5, "00:01:01.500"), (3725.0004, "01:02:05.000"),
-     (-1.0, "00:00:00.000")],
+    [
+        (0.0, "00:00:00.000"),
+        (61.5, "00:01:01.500"),
+        (3725.0004, "01:02:05.000"),
+        (-1.0, "00:00:00.000"),
+    ],
 )
 def test_timestamp_format(seconds: float, text: str) -> None:
     assert timestamp(seconds) == text

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from scenesearch.server.catalog import Catalog
 from scenesearch.server.domain import IngestResult, SampledFrame, SceneSpan, VideoInfo
 from scenesearch.server.embedder import normalise
@@ -19,17 +18,21 @@ DIM = 8
 
 
 def fake_result(rng: np.random.Generator, scenes: int = 3, per_scene: int = 2) -> IngestResult:
-    spans = tuple(
-        SceneSpan(i, i * 30, (i + 1) * 30, float(i), float(i + 1)) for i in range(scenes)
-    )
+    spans = tuple(SceneSpan(i, i * 30, (i + 1) * 30, float(i), float(i + 1)) for i in range(scenes))
     frames = tuple(
-        SampledFrame(i * 30 + j * 15, i + j * 0.5, i) for i in range(scenes)
+        SampledFrame(i * 30 + j * 15, i + j * 0.5, i)
+        for i in range(scenes)
         for j in range(per_scene)
     )
     frame_vectors = normalise(rng.normal(size=(len(frames), DIM)))
     scene_vecs = normalise(frame_vectors.reshape(scenes, per_scene, DIM).mean(axis=1))
-    return IngestResult(VideoInfo(float(scenes), 30.0, 64, 48, scenes * 30), spans, frames,
-                        frame_vectors, scene_vecs)
+    return IngestResult(
+        VideoInfo(float(scenes), 30.0, 64, 48, scenes * 30),
+        spans,
+        frames,
+        frame_vectors,
+        scene_vecs,
+    )
 
 
 def open_catalog(data_dir: Path) -> tuple[Store, LiveIndex, Catalog]:
@@ -67,8 +70,9 @@ def test_same_content_is_not_duplicated(tmp_path: Path) -> None:
 def test_failed_commit_leaves_nothing(tmp_path: Path) -> None:
     store, _, catalog = open_catalog(tmp_path)
     result = fake_result(np.random.default_rng(2))
-    broken = IngestResult(result.info, result.scenes, result.frames,
-                          result.frame_vectors[:-1], result.scene_vectors)  # one vector short
+    broken = IngestResult(
+        result.info, result.scenes, result.frames, result.frame_vectors[:-1], result.scene_vectors
+    )  # one vector short
     generation = store.generation()
     with pytest.raises(ValueError):
         catalog.add("/bad.mp4", "bad", broken)

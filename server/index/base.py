@@ -16,7 +16,6 @@ from typing import Any, Protocol
 import faiss
 import numpy as np
 import numpy.typing as npt
-
 from scenesearch.server.domain import Vectors
 
 Ids = npt.NDArray[np.int64]

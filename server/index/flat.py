@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import faiss
-
 from scenesearch.server.domain import Vectors
 from scenesearch.server.index.base import (
     Ids,

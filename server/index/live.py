@@ -87,8 +87,9 @@ class LiveIndex:
         with self._lock.write():
             self._index = index
             self.generation = self._saved_generation = generation
-        log.info("loaded %s index with %d vectors (generation %d)", self.kind, index.count(),
-                 generation)
+        log.info(
+            "loaded %s index with %d vectors (generation %d)", self.kind, index.count(), generation
+        )
         return ""
 
     def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
@@ -159,13 +160,14 @@ class LiveIndex:
                 if self.generation == self._saved_generation:
                     return False
                 payload = self._index.to_bytes()
+                generation = self.generation
                 header = {
                     "kind": self.kind,
                     "params": self._params,
                     "dim": self._store.dim,
-                    "generation": self.generation,
+                    "generation": generation,
                     "count": self._index.count(),
                 }
             write_atomic(self.path, header, payload)
-            self._saved_generation = header["generation"]
+            self._saved_generation = generation
             return True

@@ -16,7 +16,6 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
-
 from scenesearch.server.errors import UnsupportedMedia
 
 log = logging.getLogger(__name__)
@@ -40,9 +39,15 @@ class DecodedFrame:
 
     __slots__ = ("_frame", "_rgb", "_rotation", "_size", "detect_bgr", "index", "time_s")
 
-    def __init__(self, index: int, time_s: float, frame: av.VideoFrame,
-                 detect_bgr: npt.NDArray[np.uint8], clip_size: tuple[int, int],
-                 rotation: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        time_s: float,
+        frame: av.VideoFrame,
+        detect_bgr: npt.NDArray[np.uint8],
+        clip_size: tuple[int, int],
+        rotation: int,
+    ) -> None:
         self.index, self.time_s, self.detect_bgr = index, time_s, detect_bgr
         self._frame, self._size, self._rotation = frame, clip_size, rotation
         self._rgb: npt.NDArray[np.uint8] | None = None
@@ -51,8 +56,9 @@ class DecodedFrame:
     def rgb(self) -> npt.NDArray[np.uint8]:
         """Upright RGB at CLIP's input scale; converted once, on first use."""
         if self._rgb is None:
-            rgb = self._frame.to_ndarray(width=self._size[0], height=self._size[1],
-                                         format="rgb24", interpolation="AREA")
+            rgb = self._frame.to_ndarray(
+                width=self._size[0], height=self._size[1], format="rgb24", interpolation="AREA"
+            )
             self._rgb = rotate_upright(rgb, self._rotation)
         return self._rgb
 
@@ -65,9 +71,10 @@ def _plane(plane: av.video.plane.VideoPlane) -> npt.NDArray[np.uint8]:
 def detection_picture(frame: av.VideoFrame, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
     """A small BGR picture for scene detection (colour accuracy does not matter here)."""
     if frame.format.name in PLANAR_420:
-        y, u, v = (cv2.resize(_plane(p), size, interpolation=cv2.INTER_LINEAR)
-                   for p in frame.planes)
-        return cv2.cvtColor(cv2.merge([y, u, v]), cv2.COLOR_YUV2BGR)
+        y, u, v = (
+            cv2.resize(_plane(p), size, interpolation=cv2.INTER_LINEAR) for p in frame.planes
+        )
+        return np.asarray(cv2.cvtColor(cv2.merge([y, u, v]), cv2.COLOR_YUV2BGR), dtype=np.uint8)
     return frame.to_ndarray(width=size[0], height=size[1], format="bgr24")
 
 
@@ -157,8 +164,9 @@ class VideoDecoder:
                     clip_size = scaled_size(frame.width, frame.height, self.short_side)
                     detect_size = scaled_width(frame.width, frame.height, DETECT_WIDTH)
                 rotation = int(getattr(frame, "rotation", 0) or 0)
-                yield DecodedFrame(index, time_s, frame, detection_picture(frame, detect_size),
-                                   clip_size, rotation)
+                yield DecodedFrame(
+                    index, time_s, frame, detection_picture(frame, detect_size), clip_size, rotation
+                )
                 index += 1
         except av.error.FFmpegError as exc:
             # A damaged tail is common (truncated downloads): keep what decoded cleanly.

@@ -70,7 +70,9 @@ class CutDetector:
     def finish(self) -> list[int]:
         if self._last_index < 0:
             return []
-        return [tc.frame_num for tc in self._detector.post_process(self._timecode(self._last_index))]
+        return [
+            tc.frame_num for tc in self._detector.post_process(self._timecode(self._last_index))
+        ]
 
     def _timecode(self, index: int) -> FrameTimecode:
         return FrameTimecode(index, fps=self._fps)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from scenesearch.server.domain import SampledFrame, SceneSpan, Vectors
 from scenesearch.server.embedder import normalise
 from scenesearch.server.pipeline.decode import DecodedFrame
@@ -74,7 +73,7 @@ def build_scenes(cut_frames: Sequence[int], clock: FrameClock) -> tuple[SceneSpa
     total = len(clock.times_s)
     if total == 0:
         return ()
-    starts = [0] + sorted({c for c in cut_frames if 0 < c < total})
+    starts = [0, *sorted({c for c in cut_frames if 0 < c < total})]
     ends = [*starts[1:], total]
     end_time = clock.end_time()
     return tuple(

@@ -1,0 +1,156 @@
+"""`make demo`: server, ingest, text and image search, end to end, on real photographs.
+
+Builds a slideshow from the public-domain photos shipped with scikit-image (known cut times),
+starts a server on an embedded data dir, ingests the video with the CLI, runs a text and an
+image search, prints the results, and stops the server.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "coins")
+SECONDS_PER_PHOTO = 3.0
+BIN = Path(sys.executable).parent
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+def hub_reachable(host: str = "huggingface.co", timeout_s: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def choose_model() -> str:
+    if os.environ.get("SCENESEARCH_MODEL"):
+        model = os.environ["SCENESEARCH_MODEL"]
+        print(f"using SCENESEARCH_MODEL={model}")
+        return model
+    if hub_reachable():
+        print("using openai/clip-vit-base-patch32 from the HuggingFace hub")
+        return "openai/clip-vit-base-patch32"
+    local = DEMO / "random-vit-b-32"
+    print(
+        "Real CLIP weights cannot be fetched on this machine (huggingface.co is unreachable).\n"
+        f"The demo runs with a randomly initialised ViT-B/32 written to {local}:\n"
+        "decoding, scene cuts, timings and image-to-scene search are real, but text rankings\n"
+        "are meaningless. For real results: SCENESEARCH_MODEL=/path/to/clip make demo"
+    )
+    if not (local / "model.safetensors").exists():
+        from scenesearch.server.random_model import VIT_B_32, write_random_clip
+
+        write_random_clip(local, VIT_B_32)
+    return str(local)
+
+
+def build_slideshow(media: Path) -> tuple[Path, list[str]]:
+    from scenesearch.server.synthetic import photo_slideshow, write_video
+    from skimage import data
+
+    photos = [getattr(data, name)() for name in PHOTOS]
+    photos = [np.stack([p] * 3, axis=-1) if p.ndim == 2 else p[..., :3] for p in photos]
+    video = write_video(
+        media / "skimage_slideshow.mp4",
+        [SECONDS_PER_PHOTO] * len(photos),
+        fps=30.0,
+        size=(640, 360),
+        frame_fn=photo_slideshow(photos, 640, 360),
+        audio=True,
+    )
+    cuts = ", ".join(f"{t:.1f}s" for t in video.scene_starts_s)
+    print(f"wrote {video.path.name}: {len(photos)} photos ({', '.join(PHOTOS)}), cuts at {cuts}")
+    query = media.parent / "query_chelsea.png"
+    buf = io.BytesIO()
+    Image.fromarray(photos[PHOTOS.index("chelsea")]).resize((300, 200)).save(buf, "PNG")
+    query.write_bytes(buf.getvalue())
+    return video.path, [str(query)]
+
+
+def start_server(model: str, data: Path, media: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            str(BIN / "scenesearch"),
+            "serve",
+            "--data-dir",
+            str(data),
+            "--media-root",
+            str(media),
+            "--address",
+            "127.0.0.1:0",
+            "--model",
+            model,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the server exited early (code {proc.wait()})")
+        print("  server:", line.rstrip())
+        match = re.search(r"listening on port (\d+)", line)
+        if match:
+            return proc, f"127.0.0.1:{match.group(1)}"
+    raise SystemExit("the server did not start in time")
+
+
+def cli(address: str, *args: str) -> None:
+    command = ["scenesearch", "--address", address, *args]
+    print("$ " + " ".join(command), flush=True)
+    subprocess.run([str(BIN / "scenesearch"), "--address", address, *args], check=True)
+
+
+def main() -> None:
+    say("1. model")
+    model = choose_model()
+    media, data = DEMO / "media", DEMO / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    media.mkdir(parents=True, exist_ok=True)
+    say("2. sample video")
+    video, (query,) = build_slideshow(media)
+    say("3. server")
+    proc, address = start_server(model, data, media)
+    try:
+        say("4. ingest")
+        cli(address, "ingest", str(video), "--progress")
+        cli(address, "videos", "show", "1")
+        say("5. text search")
+        cli(address, "search", "a cat lying on a blanket", "--top-k", "3")
+        say("6. image search (a photo of the cat; expect the scene at 00:00:06.000 first)")
+        cli(address, "search", "--image", query, "--top-k", "3")
+        say("7. stats")
+        cli(address, "stats")
+    finally:
+        say("8. stopping the server")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print("demo finished")
+
+
+if __name__ == "__main__":
+    main()
