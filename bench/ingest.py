@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import torch
+
 from scenesearch.server.device import preferred_dtype
 from scenesearch.server.domain import IngestParams, Vectors
 from scenesearch.server.embedder import ClipEmbedder

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
 from scenesearch.client import render
 from scenesearch.client.remote import (
     DEFAULT_ADDRESS,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
 from scenesearch.client.remote import Hit, ServerStats, VideoDetail, VideoInfo
 
 

@@ -63,8 +63,9 @@ def choose_model() -> str:
 
 
 def build_slideshow(media: Path) -> tuple[Path, list[str]]:
-    from scenesearch.server.synthetic import photo_slideshow, write_video
     from skimage import data
+
+    from scenesearch.server.synthetic import photo_slideshow, write_video
 
     photos = [getattr(data, name)() for name in PHOTOS]
     photos = [np.stack([p] * 3, axis=-1) if p.ndim == 2 else p[..., :3] for p in photos]

@@ -12,6 +12,7 @@ from types import FrameType
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from scenesearch.server.catalog import Catalog
 from scenesearch.server.config import Settings
 from scenesearch.server.domain import IngestParams

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
 from scenesearch.server.domain import IngestResult, Video
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.store import Store

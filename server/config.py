@@ -94,6 +94,14 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="index parameter, e.g. M=32, efSearch=128, nlist=1024, nbits=1024 (repeatable)",
     )
+    for flag, (kind, key) in INDEX_FLAGS.items():
+        parser.add_argument(
+            "--" + flag.replace("_", "-"),
+            type=int,
+            default=None,
+            help=f"{kind} index: {key}"
+            + (" (0 = Hamming only, no re-rank)" if flag == "lsh_rerank" else ""),
+        )
     parser.add_argument("--sample-interval", type=float, default=1.0)
     parser.add_argument("--detector", default="content", choices=DETECTORS)
     parser.add_argument("--threshold", type=float, default=0.0)
@@ -101,6 +109,19 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stall-timeout", type=float, default=120.0)
     parser.add_argument("--max-upload-mb", type=float, default=2048.0)
     parser.add_argument("--max-workers", type=int, default=16)
+
+
+# Per-kind shortcut flags: --hnsw-m 32 is the same as --index-param M=32 with --index hnsw.
+INDEX_FLAGS: dict[str, tuple[str, str]] = {
+    "hnsw_m": ("hnsw", "M"),
+    "hnsw_ef_search": ("hnsw", "efSearch"),
+    "hnsw_ef_construction": ("hnsw", "efConstruction"),
+    "ivf_nlist": ("ivfpq", "nlist"),
+    "ivf_m": ("ivfpq", "m"),
+    "ivf_nprobe": ("ivfpq", "nprobe"),
+    "lsh_nbits": ("lsh", "nbits"),
+    "lsh_rerank": ("lsh", "rerank"),
+}
 
 
 def parse_index_params(pairs: Sequence[str]) -> dict[str, str]:
@@ -118,18 +139,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if not roots and os.environ.get("SCENESEARCH_MEDIA_ROOTS"):
         roots = [r for r in os.environ["SCENESEARCH_MEDIA_ROOTS"].split(os.pathsep) if r]
     params = parse_index_params(args.index_param)
-    for flag in (
-        "hnsw_m",
-        "hnsw_ef_search",
-        "ivf_nlist",
-        "ivf_m",
-        "ivf_nprobe",
-        "lsh_nbits",
-        "lsh_rerank",
-    ):
+    for flag, (kind, key) in INDEX_FLAGS.items():
         value = getattr(args, flag, None)
-        if value is not None:
-            params[flag] = str(value)
+        if value is not None and kind == args.index:
+            params[key] = str(value)
     return Settings(
         data_dir=Path(args.data_dir),
         address=args.address,

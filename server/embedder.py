@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
+
 from scenesearch.server.device import preferred_dtype, select_device
 from scenesearch.server.domain import Vectors
 from scenesearch.server.errors import InvalidArgument, ModelLoadError

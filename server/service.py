@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+
 from scenesearch.server import convert
 from scenesearch.server.catalog import Catalog
 from scenesearch.server.domain import IngestParams, Stats

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
+
 from scenesearch.server.domain import IngestResult, Scene, Vectors, Video
 from scenesearch.server.errors import ModelMismatch, NotFound
 
@@ -317,6 +318,21 @@ class Store:
             f"SELECT id, vector FROM scenes WHERE id IN ({marks})", [int(i) for i in ids]
         ).fetchall()
         return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+    def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
+        """Stored vectors of the committed scenes among `ids`, in the order given."""
+        rows = self.scene_vectors([int(i) for i in ids])
+        found = [int(i) for i in ids if int(i) in rows]
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+        return np.array(found, dtype=np.int64), np.stack([rows[i] for i in found])
+
+    def sample_scene_vectors(self, limit: int) -> Vectors:
+        """Up to `limit` scene vectors drawn at random (for training quantisers)."""
+        rows = self.db.execute(
+            "SELECT vector FROM scenes ORDER BY random() LIMIT ?", (limit,)
+        ).fetchall()
+        return _vectors([r[0] for r in rows], self.dim)
 
     def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
         """Every committed scene vector, in id order, a bounded batch at a time."""

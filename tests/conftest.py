@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.config import IngestDefaults, Settings

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import av
 from PIL import Image
+
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.synthetic import WrittenVideo
 

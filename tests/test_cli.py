@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from scenesearch.server.app import RunningServer
 from scenesearch.server.synthetic import WrittenVideo, write_video
-
 from tests.helpers import frame_png
 
 SCRIPT = shutil.which("scenesearch") or str(Path(sys.executable).parent / "scenesearch")

@@ -11,10 +11,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+
 from scenesearch.client.remote import ClientError, IngestUpdate, SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.synthetic import WrittenVideo, write_video
-
 from tests.conftest import make_settings
 from tests.helpers import frame_png, ingest
 

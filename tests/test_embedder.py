@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+
 from scenesearch.server.device import preferred_dtype, select_device
 from scenesearch.server.embedder import ClipEmbedder, decode_image
 from scenesearch.server.errors import InvalidArgument, ModelLoadError

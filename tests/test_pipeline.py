@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from scenesearch.server.domain import IngestParams, IngestResult
 from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.errors import UnsupportedMedia

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from scenesearch.client.render import timestamp
 from scenesearch.server.pipeline.decode import rotate_upright, scaled_size
 from scenesearch.server.pipeline.sample import (

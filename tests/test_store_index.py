@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from scenesearch.server.catalog import Catalog
 from scenesearch.server.domain import IngestResult, SampledFrame, SceneSpan, VideoInfo
 from scenesearch.server.embedder import normalise

@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import faiss
 import numpy as np
 import numpy.typing as npt
+
 from scenesearch.server.domain import Vectors
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
+# Exact stored vectors for ids (SQLite in the server): returns the ids found and their rows.
+VectorLookup = Callable[[Ids], tuple[Ids, Vectors]]
 
 MAGIC = b"SSIDX001"
 
@@ -74,6 +77,37 @@ def as_vectors(vectors: Any, dim: int) -> Vectors:
     if arr.shape[1] != dim:
         raise ValueError(f"vectors have dimension {arr.shape[1]}, the index expects {dim}")
     return arr
+
+
+def rerank(queries: Vectors, candidates: Ids, k: int, lookup: VectorLookup) -> tuple[Scores, Ids]:
+    """Exact cosine re-ranking of approximate candidates with the stored vectors."""
+    n = len(queries)
+    scores = np.full((n, k), -np.inf, dtype=np.float32)
+    ids = np.full((n, k), -1, dtype=np.int64)
+    for row in range(n):
+        wanted = candidates[row][candidates[row] >= 0]
+        found, vectors = lookup(wanted)
+        if len(found) == 0:
+            continue
+        exact = vectors @ queries[row]
+        top = np.argsort(-exact, kind="stable")[:k]
+        scores[row, : len(top)] = exact[top]
+        ids[row, : len(top)] = found[top]
+    return scores, ids
+
+
+def pack(*parts: bytes) -> bytes:
+    """Several byte strings in one payload, each prefixed by its length."""
+    return b"".join(struct.pack("<Q", len(p)) + p for p in parts)
+
+
+def unpack(data: bytes) -> list[bytes]:
+    parts, offset = [], 0
+    while offset < len(data):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        parts.append(data[offset + 8 : offset + 8 + length])
+        offset += 8 + length
+    return parts
 
 
 def serialize(index: faiss.Index) -> bytes:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import faiss
+
 from scenesearch.server.domain import Vectors
 from scenesearch.server.index.base import (
     Ids,
     Scores,
+    VectorLookup,
     as_ids,
     as_vectors,
     deserialize,
@@ -25,11 +27,13 @@ class FlatIndex:
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     @classmethod
-    def create(cls, dim: int, params: Mapping[str, str]) -> FlatIndex:
+    def create(cls, dim: int, params: Mapping[str, str], lookup: VectorLookup) -> FlatIndex:
         return cls(dim)
 
     @classmethod
-    def from_bytes(cls, dim: int, params: Mapping[str, str], data: bytes) -> FlatIndex:
+    def from_bytes(
+        cls, dim: int, params: Mapping[str, str], lookup: VectorLookup, data: bytes
+    ) -> FlatIndex:
         return cls(dim, deserialize(data))
 
     def add(self, ids: Ids, vectors: Vectors) -> None:

@@ -30,6 +30,7 @@ from scenesearch.server.store import Store
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.faiss"
+TRAIN_SAMPLE = 256 * 1024  # vectors drawn to train quantisers (IVF-PQ)
 
 
 class LiveIndex:
@@ -37,7 +38,9 @@ class LiveIndex:
         self._store = store
         self.path = directory / INDEX_FILE
         self._lock = ReadWriteLock()
-        self._index: VectorIndex = create_index(kind, max(store.dim, 1), params)
+        self._index: VectorIndex = create_index(
+            kind, max(store.dim, 1), params, store.lookup_vectors
+        )
         self._params = dict(params)
         self.generation = -1
         self._saved_generation = -1
@@ -81,7 +84,9 @@ class LiveIndex:
         if header.get("generation") != generation:
             return f"saved index is at generation {header.get('generation')}, store at {generation}"
         try:
-            index = load_index(self.kind, self._store.dim, self._params, payload)
+            index = load_index(
+                self.kind, self._store.dim, self._params, self._store.lookup_vectors, payload
+            )
         except Exception as exc:  # a damaged payload is just a cache miss
             return f"saved index unreadable ({exc})"
         with self._lock.write():
@@ -140,17 +145,25 @@ class LiveIndex:
             return fresh.count(), seconds
 
     def _build(self, kind: str, params: Mapping[str, str]) -> VectorIndex:
-        index = create_index(kind, max(self._store.dim, 1), params)
+        index = create_index(kind, max(self._store.dim, 1), params, self._store.lookup_vectors)
+        total = self._store.counts()[1]
         train = getattr(index, "train", None)
         if train is not None:
-            train(self._store)
-        total = self._store.counts()[1]
-        done = 0
+            log.info("training the %s index on up to %d vectors", kind, TRAIN_SAMPLE)
+            train(self._store.sample_scene_vectors(TRAIN_SAMPLE), total)
+        done, next_report = 0, total // 10
         for ids, vectors in self._store.iter_scene_vectors():
             index.add(ids, vectors)
             done += len(ids)
-            if total > 100_000:
-                log.info("rebuilding %s index: %d/%d vectors", kind, done, total)
+            if total >= 100_000 and done >= next_report:
+                log.info(
+                    "rebuilding the %s index: %d/%d vectors (%d%%)",
+                    kind,
+                    done,
+                    total,
+                    100 * done // total,
+                )
+                next_report += total // 10
         return index
 
     def save(self) -> bool:

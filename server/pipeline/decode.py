@@ -16,6 +16,7 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+
 from scenesearch.server.errors import UnsupportedMedia
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+
 from scenesearch.server.domain import Vectors
 
 ImageEncoder = Callable[[Sequence[npt.NDArray[np.uint8]]], Vectors]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from scenesearch.server.domain import SampledFrame, SceneSpan, Vectors
 from scenesearch.server.embedder import normalise
 from scenesearch.server.pipeline.decode import DecodedFrame

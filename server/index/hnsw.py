@@ -1,0 +1,141 @@
+"""`hnsw`: graph search (FAISS IndexHNSWFlat, inner product). Params: M, efConstruction,
+efSearch.
+
+FAISS cannot remove from an HNSW graph, so removed ids become tombstones excluded at search
+time by an IDSelector; the graph is rebuilt from its own stored vectors once tombstones pass a
+quarter of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import faiss
+import numpy as np
+
+from scenesearch.server.domain import Vectors
+from scenesearch.server.index.base import (
+    Ids,
+    Scores,
+    VectorLookup,
+    as_ids,
+    as_vectors,
+    deserialize,
+    int_param,
+    pack,
+    serialize,
+    unpack,
+)
+
+COMPACT_FRACTION = 0.25
+
+
+class HnswIndex:
+    kind = "hnsw"
+
+    def __init__(
+        self,
+        dim: int,
+        m: int,
+        ef_construction: int,
+        ef_search: int,
+        index: faiss.Index | None = None,
+        tombstones: Ids | None = None,
+    ) -> None:
+        self.dim, self.m = dim, m
+        self.ef_construction, self.ef_search = ef_construction, ef_search
+        self._index = index if index is not None else self._empty()
+        self._dead: set[int] = set(int(i) for i in (tombstones if tombstones is not None else []))
+        # The Not-selector only wraps its batch selector, so both are kept alive together.
+        self._selector: tuple[faiss.IDSelector, faiss.IDSelector] | None = None
+
+    def _empty(self) -> faiss.Index:
+        graph = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = self.ef_construction
+        return faiss.IndexIDMap2(graph)
+
+    @classmethod
+    def create(cls, dim: int, params: Mapping[str, str], lookup: VectorLookup) -> HnswIndex:
+        return cls(
+            dim,
+            int_param(params, "M", 32, 2),
+            int_param(params, "efConstruction", 80),
+            int_param(params, "efSearch", 128),
+        )
+
+    @classmethod
+    def from_bytes(
+        cls, dim: int, params: Mapping[str, str], lookup: VectorLookup, data: bytes
+    ) -> HnswIndex:
+        graph, dead = unpack(data)
+        base = cls.create(dim, params, lookup)
+        return cls(
+            dim,
+            base.m,
+            base.ef_construction,
+            base.ef_search,
+            deserialize(graph),
+            np.frombuffer(dead, dtype=np.int64),
+        )
+
+    def add(self, ids: Ids, vectors: Vectors) -> None:
+        ids = as_ids(ids)
+        revived = self._dead.intersection(ids.tolist())
+        if revived:  # ids are never reused by the store, but keep the contract exact
+            self._compact(extra_dead=revived)
+        self._index.add_with_ids(as_vectors(vectors, self.dim), ids)
+
+    def remove(self, ids: Ids) -> int:
+        present = [int(i) for i in as_ids(ids) if int(i) not in self._dead and self._has(int(i))]
+        self._dead.update(present)
+        self._selector = None
+        if len(self._dead) > COMPACT_FRACTION * max(self._index.ntotal, 1):
+            self._compact()
+        return len(present)
+
+    def _has(self, id_: int) -> bool:
+        try:
+            self._index.reconstruct(id_)
+        except RuntimeError:
+            return False
+        return True
+
+    def _compact(self, extra_dead: set[int] | None = None) -> None:
+        dead = self._dead | (extra_dead or set())
+        id_map = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        keep = np.array([i for i in id_map if int(i) not in dead], dtype=np.int64)
+        vectors = (
+            self._index.reconstruct_batch(keep)
+            if len(keep)
+            else np.zeros((0, self.dim), np.float32)
+        )
+        self._index, self._dead, self._selector = self._empty(), set(), None
+        if len(keep):
+            self._index.add_with_ids(vectors, keep)
+
+    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
+        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+        if self._dead:
+            if self._selector is None:
+                batch = faiss.IDSelectorBatch(np.fromiter(self._dead, dtype=np.int64))
+                self._selector = (faiss.IDSelectorNot(batch), batch)
+            params.sel = self._selector[0]
+        scores, ids = self._index.search(as_vectors(queries, self.dim), k, params=params)
+        return scores, ids
+
+    def count(self) -> int:
+        return int(self._index.ntotal) - len(self._dead)
+
+    def params(self) -> dict[str, str]:
+        return {
+            "M": str(self.m),
+            "efConstruction": str(self.ef_construction),
+            "efSearch": str(self.ef_search),
+        }
+
+    def note(self) -> str:
+        return f"{len(self._dead)} removed ids awaiting compaction" if self._dead else ""
+
+    def to_bytes(self) -> bytes:
+        dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
+        return pack(serialize(self._index), dead.tobytes())

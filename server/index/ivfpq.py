@@ -1,0 +1,133 @@
+"""`ivfpq`: inverted lists with product-quantised codes (FAISS IndexIVFPQ, inner product).
+Params: nlist (default ≈ √n), m (sub-quantisers, default 64), nprobe (default 16), rerank
+(candidates per result re-scored exactly; default 4, 0 = PQ scores), min_train.
+
+It is trained on the stored vectors. Below `min_train` vectors (default max(1000, 39 * nlist),
+FAISS's own guidance for k-means) it searches exactly instead, and says so in GetStats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import faiss
+
+from scenesearch.server.domain import Vectors
+from scenesearch.server.index.base import (
+    Ids,
+    Scores,
+    VectorLookup,
+    as_ids,
+    as_vectors,
+    deserialize,
+    int_param,
+    rerank,
+    serialize,
+)
+
+
+def auto_nlist(n: int) -> int:
+    return int(min(65536, max(1, round(math.sqrt(max(n, 1))))))
+
+
+def usable_m(dim: int, m: int) -> int:
+    """The largest divisor of dim not above m (PQ needs dim % m == 0)."""
+    return max(d for d in range(1, min(m, dim) + 1) if dim % d == 0)
+
+
+class IvfPqIndex:
+    kind = "ivfpq"
+
+    def __init__(
+        self,
+        dim: int,
+        params: Mapping[str, str],
+        lookup: VectorLookup,
+        index: faiss.Index | None = None,
+    ) -> None:
+        self.dim = dim
+        self._params = dict(params)
+        self._lookup = lookup
+        self.m = usable_m(dim, int_param(params, "m", 64))
+        self.nprobe = int_param(params, "nprobe", 16)
+        self.rerank_factor = int_param(params, "rerank", 4, 0)
+        self.nlist = 0
+        self.fallback_reason = "not trained yet"
+        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if index is not None and not isinstance(index, faiss.IndexIDMap2):
+            self._trained(index)
+
+    @classmethod
+    def create(cls, dim: int, params: Mapping[str, str], lookup: VectorLookup) -> IvfPqIndex:
+        return cls(dim, params, lookup)
+
+    @classmethod
+    def from_bytes(
+        cls, dim: int, params: Mapping[str, str], lookup: VectorLookup, data: bytes
+    ) -> IvfPqIndex:
+        return cls(dim, params, lookup, deserialize(data))
+
+    def _trained(self, index: faiss.Index) -> None:
+        ivf = faiss.extract_index_ivf(index)
+        ivf.nprobe = self.nprobe
+        self.nlist = int(ivf.nlist)
+        self.fallback_reason = ""
+        self._index = index
+
+    def set_nprobe(self, nprobe: int) -> None:
+        self.nprobe = nprobe
+        if not self.fallback_reason:
+            faiss.extract_index_ivf(self._index).nprobe = nprobe
+
+    def min_train(self, n: int) -> int:
+        nlist = int_param(self._params, "nlist", auto_nlist(n))
+        return int_param(self._params, "min_train", max(1000, 39 * nlist))
+
+    def train(self, sample: Vectors, total: int) -> None:
+        """Train on `sample` (drawn from `total` stored vectors), or stay exact if too few."""
+        nlist = int_param(self._params, "nlist", auto_nlist(total))
+        needed = self.min_train(total)
+        if len(sample) < needed:
+            self.fallback_reason = (
+                f"searching exactly: IVF-PQ needs at least {needed} vectors to train "
+                f"(nlist={nlist}) and the library has {len(sample)}; rebuild the index "
+                "when it has grown"
+            )
+            return
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFPQ(quantizer, self.dim, nlist, self.m, 8, faiss.METRIC_INNER_PRODUCT)
+        index.train(as_vectors(sample, self.dim))
+        self._trained(index)
+
+    def add(self, ids: Ids, vectors: Vectors) -> None:
+        self._index.add_with_ids(as_vectors(vectors, self.dim), as_ids(ids))
+
+    def remove(self, ids: Ids) -> int:
+        return int(self._index.remove_ids(as_ids(ids)))
+
+    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
+        queries = as_vectors(queries, self.dim)
+        if self.fallback_reason or self.rerank_factor == 0:
+            scores, ids = self._index.search(queries, k)
+            return scores, ids
+        fetch = min(k * self.rerank_factor, max(int(self._index.ntotal), 1))
+        _, candidates = self._index.search(queries, fetch)
+        return rerank(queries, candidates, k, self._lookup)
+
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def params(self) -> dict[str, str]:
+        return {
+            "nlist": str(self.nlist),
+            "m": str(self.m),
+            "nprobe": str(self.nprobe),
+            "rerank": str(self.rerank_factor),
+        }
+
+    def note(self) -> str:
+        return self.fallback_reason
+
+    def to_bytes(self) -> bytes:
+        return serialize(self._index)
