@@ -22,15 +22,12 @@ class Catalog:
         self._index = index
         self._lock = threading.Lock()
 
-    def add(self, path: str, content_hash: str, result: IngestResult) -> tuple[Video, bool]:
-        """Commit a video; returns (video, created). Same content twice returns the first."""
+    def add(self, video_id: int, result: IngestResult) -> Video:
+        """Commit a reserved video's scenes and frames, then index its scenes."""
         with self._lock:
-            video, scene_ids = self._store.add_video(path, content_hash, result)
-            if scene_ids:
-                self._index.add(
-                    np.asarray(scene_ids), result.scene_vectors, self._store.generation()
-                )
-            return video, bool(scene_ids)
+            video, scene_ids = self._store.add_video(video_id, result)
+            self._index.add(np.asarray(scene_ids), result.scene_vectors, self._store.generation())
+            return video
 
     def delete(self, video_id: int) -> int:
         with self._lock:

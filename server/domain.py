@@ -82,6 +82,7 @@ class Video:
     sample_count: int
     ingested_at: float
     rotation: int = 0
+    status: str = "ready"  # or "ingesting" while its ingest runs
 
 
 @dataclass(frozen=True, slots=True)

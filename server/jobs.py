@@ -171,6 +171,7 @@ class JobRunner:
         self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
 
     def start(self) -> None:
+        self._store.discard_reservations()  # ingests a crash interrupted: nothing was committed
         interrupted = self._table.fail_unfinished()
         if interrupted:
             log.warning("marked %d interrupted job(s) from a previous run as failed", interrupted)
@@ -230,17 +231,23 @@ class JobRunner:
         self._set(job, stage=Stage.HASHING)
         self._table.update(job.id, JobStatus.RUNNING, Stage.HASHING.value, 0.0)
         digest = file_sha256(job.path, lambda n: self._set(job, fraction=HASH_SHARE * n / size))
-        existing = self._store.video_by_hash(digest)
+        existing, video_id = self._store.reserve_video(job.display_path, digest)
         if existing is not None:
             self._finish(job, existing.id, already=True)
             return
-        self._set(job, stage=Stage.DECODING, fraction=HASH_SHARE)
-        result = self._decode_in_worker(job)
-        if result is None:
-            return
-        self._set(job, stage=Stage.COMMITTING, fraction=HASH_SHARE + DECODE_SHARE)
-        video, created = self._catalog.add(job.display_path, digest, result)
-        self._finish(job, video.id, already=not created)
+        committed = False
+        try:
+            self._set(job, stage=Stage.DECODING, fraction=HASH_SHARE, video_id=video_id)
+            result = self._decode_in_worker(job)
+            if result is None:
+                return
+            self._set(job, stage=Stage.COMMITTING, fraction=HASH_SHARE + DECODE_SHARE)
+            self._catalog.add(video_id, result)
+            committed = True
+        finally:
+            if not committed:
+                self._store.discard_reservations(video_id)
+        self._finish(job, video_id, already=False)
 
     def _decode_in_worker(self, job: Job) -> IngestResult | None:
         self._worker.send(IngestTask(job.id, str(job.path), job.params))

@@ -26,86 +26,15 @@ import sqlite_utils
 
 from scenesearch.server.domain import IngestResult, Scene, Vectors, Video
 from scenesearch.server.errors import ModelMismatch, NotFound
-
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- AUTOINCREMENT: ids are never reused, so a FAISS id of a deleted scene can never
--- point at a newer one.
-CREATE TABLE IF NOT EXISTS videos (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL,
-    content_hash TEXT NOT NULL UNIQUE,
-    duration_s REAL NOT NULL, fps REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
-    frame_count INTEGER NOT NULL, scene_count INTEGER NOT NULL, sample_count INTEGER NOT NULL,
-    rotation INTEGER NOT NULL DEFAULT 0, ingested_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS scenes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
-    start_frame INTEGER NOT NULL, end_frame INTEGER NOT NULL, vector BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS scenes_video ON scenes(video_id, idx);
-CREATE TABLE IF NOT EXISTS frames (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-    scene_id INTEGER NOT NULL REFERENCES scenes(id) ON DELETE CASCADE,
-    frame_no INTEGER NOT NULL, time_s REAL NOT NULL, vector BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS frames_video ON frames(video_id, frame_no);
-CREATE INDEX IF NOT EXISTS frames_scene ON frames(scene_id);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class FrameMatrix:
-    """One video's (or scene's) sampled frames in time order."""
-
-    times_s: np.ndarray
-    vectors: Vectors
-    scene_ids: np.ndarray
-
-
-def _blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-
-
-def _vectors(blobs: Sequence[bytes], dim: int) -> Vectors:
-    if not blobs:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim).copy()
-
-
-def _video(row: dict[str, Any]) -> Video:
-    return Video(
-        id=row["id"],
-        path=row["path"],
-        content_hash=row["content_hash"],
-        duration_s=row["duration_s"],
-        fps=row["fps"],
-        width=row["width"],
-        height=row["height"],
-        frame_count=row["frame_count"],
-        scene_count=row["scene_count"],
-        sample_count=row["sample_count"],
-        ingested_at=row["ingested_at"],
-        rotation=row["rotation"],
-    )
-
-
-def _scene(row: dict[str, Any]) -> Scene:
-    return Scene(
-        id=row["id"],
-        video_id=row["video_id"],
-        index=row["idx"],
-        start_s=row["start_s"],
-        end_s=row["end_s"],
-        start_frame=row["start_frame"],
-        end_frame=row["end_frame"],
-    )
-
+from scenesearch.server.store_schema import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    FrameMatrix,
+    to_blob,
+    scene_from_row,
+    from_blobs,
+    video_from_row,
+)
 
 class Store:
     """Thread-safe access to one data dir's database: a connection per thread, one writer."""
@@ -146,16 +75,19 @@ class Store:
         return db
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction that bumps the generation; rolled back on any error."""
+    def write(self, searchable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, rolled back on any error. A write that changes what is
+        searchable bumps the generation the saved index is checked against."""
         conn = self.db.conn
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-                conn.execute(
-                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
+                if searchable:
+                    conn.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                        "WHERE key = 'generation'"
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -189,38 +121,47 @@ class Store:
 
     def video_by_hash(self, content_hash: str) -> Video | None:
         rows = list(self.db["videos"].rows_where("content_hash = ?", [content_hash]))
-        return _video(rows[0]) if rows else None
+        return video_from_row(rows[0]) if rows else None
 
-    def add_video(
-        self, path: str, content_hash: str, result: IngestResult
-    ) -> tuple[Video, list[int]]:
-        """Commit a whole ingest result atomically. Returns the video and its scene ids."""
-        info = result.info
-        with self.write() as conn:
-            existing = conn.execute(
-                "SELECT id FROM videos WHERE content_hash = ?", (content_hash,)
+    def reserve_video(self, path: str, content_hash: str) -> tuple[Video | None, int]:
+        """(existing ready video, 0) for known content, else (None, a reserved video id)."""
+        with self.write(searchable=False) as conn:
+            row = conn.execute(
+                "SELECT id, status FROM videos WHERE content_hash = ?", (content_hash,)
             ).fetchone()
-            if existing is not None:  # a concurrent ingest of the same bytes won the race
-                return self.get_video(int(existing[0])), []
+            if row is not None and row[1] == "ready":
+                return self.get_video(int(row[0])), 0
+            if row is not None:  # a reservation left by an interrupted ingest of these bytes
+                return None, int(row[0])
             cur = conn.execute(
                 "INSERT INTO videos (path, content_hash, duration_s, fps, width, height, "
-                "frame_count, scene_count, sample_count, rotation, ingested_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    path,
-                    content_hash,
-                    info.duration_s,
-                    info.fps,
-                    info.width,
-                    info.height,
-                    info.frame_count,
-                    len(result.scenes),
-                    len(result.frames),
-                    info.rotation,
-                    time.time(),
-                ),
+                "frame_count, scene_count, sample_count, ingested_at, status) "
+                "VALUES (?, ?, 0, 0, 0, 0, 0, 0, 0, ?, 'ingesting')",
+                (path, content_hash, time.time()),
             )
-            video_id = int(cur.lastrowid or 0)
+            return None, int(cur.lastrowid or 0)
+
+    def discard_reservations(self, video_id: int | None = None) -> int:
+        """Drop one (or every) 'ingesting' row: a failed or interrupted ingest."""
+        where, args = ("status = 'ingesting'", []) if video_id is None else (
+            "status = 'ingesting' AND id = ?", [video_id])
+        with self.write(searchable=False) as conn:
+            return int(conn.execute(f"DELETE FROM videos WHERE {where}", args).rowcount)
+
+    def add_video(self, video_id: int, result: IngestResult) -> tuple[Video, list[int]]:
+        """Commit a whole ingest result atomically into a reserved row; returns the video and
+        its scene ids."""
+        info = result.info
+        with self.write() as conn:
+            updated = conn.execute(
+                "UPDATE videos SET duration_s = ?, fps = ?, width = ?, height = ?, "
+                "frame_count = ?, scene_count = ?, sample_count = ?, rotation = ?, "
+                "ingested_at = ?, status = 'ready' WHERE id = ? AND status = 'ingesting'",
+                (info.duration_s, info.fps, info.width, info.height, info.frame_count,
+                 len(result.scenes), len(result.frames), info.rotation, time.time(), video_id),
+            ).rowcount
+            if not updated:
+                raise NotFound(f"video {video_id} has no pending ingest to commit")
             scene_ids: list[int] = []
             for span, vector in zip(result.scenes, result.scene_vectors, strict=True):
                 cur = conn.execute(
@@ -233,7 +174,7 @@ class Store:
                         span.end_s,
                         span.start_frame,
                         span.end_frame,
-                        _blob(vector),
+                        to_blob(vector),
                     ),
                 )
                 scene_ids.append(int(cur.lastrowid or 0))
@@ -241,7 +182,7 @@ class Store:
                 "INSERT INTO frames (video_id, scene_id, frame_no, time_s, vector) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [
-                    (video_id, scene_ids[f.scene_index], f.frame_no, f.time_s, _blob(v))
+                    (video_id, scene_ids[f.scene_index], f.frame_no, f.time_s, to_blob(v))
                     for f, v in zip(result.frames, result.frame_vectors, strict=True)
                 ],
             )
@@ -265,19 +206,20 @@ class Store:
             raise NotFound(
                 f"video {video_id} does not exist; `scenesearch videos list` shows the ids"
             )
-        return _video(rows[0])
+        return video_from_row(rows[0])
 
     def list_videos(self) -> list[Video]:
-        return [_video(r) for r in self.db["videos"].rows_where(order_by="id")]
+        return [video_from_row(r) for r in self.db["videos"].rows_where(order_by="id")]
 
-    def video_ids(self) -> list[int]:
-        return [r[0] for r in self.db.execute("SELECT id FROM videos ORDER BY id")]
+    def ready_video_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM videos WHERE status = 'ready' ORDER BY id")]
 
     # --- scenes and frames --------------------------------------------------------------
 
     def scenes_of_video(self, video_id: int) -> list[Scene]:
         return [
-            _scene(r)
+            scene_from_row(r)
             for r in self.db["scenes"].rows_where(
                 "video_id = ?",
                 [video_id],
@@ -308,7 +250,7 @@ class Store:
                 f"scene {scene_id} does not exist; scene ids are shown by "
                 "`scenesearch search` and `scenesearch videos show`"
             )
-        return _scene(rows[0]), _vectors([rows[0]["vector"]], self.dim)[0]
+        return scene_from_row(rows[0]), from_blobs([rows[0]["vector"]], self.dim)[0]
 
     def scene_vectors(self, ids: Sequence[int]) -> dict[int, Vectors]:
         if not ids:
@@ -332,7 +274,7 @@ class Store:
         rows = self.db.execute(
             "SELECT vector FROM scenes ORDER BY random() LIMIT ?", (limit,)
         ).fetchall()
-        return _vectors([r[0] for r in rows], self.dim)
+        return from_blobs([r[0] for r in rows], self.dim)
 
     def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
         """Every committed scene vector, in id order, a bounded batch at a time."""
@@ -346,7 +288,7 @@ class Store:
             last = rows[-1][0]
             yield (
                 np.array([r[0] for r in rows], dtype=np.int64),
-                _vectors([r[1] for r in rows], self.dim),
+                from_blobs([r[1] for r in rows], self.dim),
             )
 
     def frames_of_scenes(self, scene_ids: Sequence[int]) -> FrameMatrix:
@@ -364,13 +306,14 @@ class Store:
         ).fetchall()
         return FrameMatrix(
             times_s=np.array([r[0] for r in rows], dtype=np.float64),
-            vectors=_vectors([r[2] for r in rows], self.dim),
+            vectors=from_blobs([r[2] for r in rows], self.dim),
             scene_ids=np.array([r[1] for r in rows], dtype=np.int64),
         )
 
     def counts(self) -> tuple[int, int, int]:
         row = self.db.execute(
-            "SELECT (SELECT COUNT(*) FROM videos), (SELECT COUNT(*) FROM scenes), "
+            "SELECT (SELECT COUNT(*) FROM videos WHERE status = 'ready'), "
+            "(SELECT COUNT(*) FROM scenes), "
             "(SELECT COUNT(*) FROM frames)"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])

@@ -148,7 +148,7 @@ def test_delete_removes_video_from_search(
 
 def test_stats_health_and_reflection(client: SceneSearchClient, server: RunningServer) -> None:
     stats = client.stats()
-    assert stats.dimension == 64 and stats.device == "cpu" and stats.index_kind == "flat"
+    assert stats.dimension == 64 and stats.device == "cpu (float32)" and stats.index_kind == "flat"
     assert stats.index_size == stats.scene_count
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)

@@ -16,7 +16,7 @@ from scenesearch.server.index.base import Ids, VectorIndex
 from scenesearch.server.index.ivfpq import IvfPqIndex
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.store import Store
-from tests.test_store_index import fake_result
+from tests.test_store_index import commit, fake_result
 
 DIM = 32
 
@@ -167,9 +167,9 @@ def open_live(tmp_path: Path, kind: str) -> tuple[Store, LiveIndex, Catalog]:
 
 def test_switching_kind_on_restart_rebuilds_from_sqlite(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    _, flat, catalog = open_live(tmp_path, "flat")
+    store, flat, catalog = open_live(tmp_path, "flat")
     for n in range(5):
-        catalog.add(f"/{n}.mp4", str(n), fake_result(rng))
+        commit(store, catalog, f"/{n}.mp4", str(n), fake_result(rng))
     flat.save()
     query = normalise(rng.normal(size=(1, 8)))
     expected = flat.search(query, 5)[1]
@@ -183,7 +183,7 @@ def test_switching_kind_on_restart_rebuilds_from_sqlite(tmp_path: Path) -> None:
 def test_rebuild_under_concurrent_searches_and_writes_has_no_ghosts(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     store, live, catalog = open_live(tmp_path, "flat")
-    videos = [catalog.add(f"/{n}.mp4", f"h{n}", fake_result(rng, scenes=5))[0] for n in range(40)]
+    videos = [commit(store, catalog, f"/{n}.mp4", f"h{n}", fake_result(rng, scenes=5))[0] for n in range(40)]
     errors: list[BaseException] = []
     ghosts: list[int] = []
     stop = threading.Event()
@@ -203,7 +203,7 @@ def test_rebuild_under_concurrent_searches_and_writes_has_no_ghosts(tmp_path: Pa
 
     def writer() -> None:
         for n, video in enumerate(videos[:20]):
-            catalog.add(f"/new{n}.mp4", f"new{n}", fake_result(rng, scenes=5))
+            commit(store, catalog, f"/new{n}.mp4", f"new{n}", fake_result(rng, scenes=5))
             catalog.delete(video.id)
             deleted.add(video.id)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scenesearch.server.catalog import Catalog
-from scenesearch.server.domain import IngestResult, SampledFrame, SceneSpan, VideoInfo
+from scenesearch.server.domain import IngestResult, SampledFrame, SceneSpan, Video, VideoInfo
 from scenesearch.server.embedder import normalise
 from scenesearch.server.errors import ModelMismatch, NotFound
 from scenesearch.server.index.base import read_envelope
@@ -36,6 +36,16 @@ def fake_result(rng: np.random.Generator, scenes: int = 3, per_scene: int = 2) -
     )
 
 
+def commit(
+    store: Store, catalog: Catalog, path: str, content_hash: str, result: IngestResult
+) -> tuple[Video, bool]:
+    """Reserve then commit, as an ingest job does; (video, created)."""
+    existing, video_id = store.reserve_video(path, content_hash)
+    if existing is not None:
+        return existing, False
+    return catalog.add(video_id, result), True
+
+
 def open_catalog(data_dir: Path) -> tuple[Store, LiveIndex, Catalog]:
     store = Store.open(data_dir)
     store.bind_model("test-model", DIM)
@@ -48,7 +58,7 @@ def test_commit_is_whole_and_searchable(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     store, index, catalog = open_catalog(tmp_path)
     result = fake_result(rng)
-    video, created = catalog.add("/v.mp4", "hash-a", result)
+    video, created = commit(store, catalog, "/v.mp4", "hash-a", result)
     assert created and video.scene_count == 3 and video.sample_count == 6
     scores, ids = index.search(result.scene_vectors[1:2], 1)
     scene_ids = [s.id for s in store.scenes_of_video(video.id)]
@@ -62,8 +72,8 @@ def test_commit_is_whole_and_searchable(tmp_path: Path) -> None:
 def test_same_content_is_not_duplicated(tmp_path: Path) -> None:
     store, index, catalog = open_catalog(tmp_path)
     rng = np.random.default_rng(1)
-    first, _ = catalog.add("/a.mp4", "same", fake_result(rng))
-    second, created = catalog.add("/copy-of-a.mp4", "same", fake_result(rng))
+    first, _ = commit(store, catalog, "/a.mp4", "same", fake_result(rng))
+    second, created = commit(store, catalog, "/copy-of-a.mp4", "same", fake_result(rng))
     assert not created and second.id == first.id
     assert store.counts() == (1, 3, 6) and index.count() == 3
 
@@ -76,16 +86,19 @@ def test_failed_commit_leaves_nothing(tmp_path: Path) -> None:
     )  # one vector short
     generation = store.generation()
     with pytest.raises(ValueError):
-        catalog.add("/bad.mp4", "bad", broken)
+        commit(store, catalog, "/bad.mp4", "bad", broken)
     assert store.counts() == (0, 0, 0)
     assert store.generation() == generation
+    # The reserved row is not a video: the job discards it, as does a restart.
+    assert [v.status for v in store.list_videos()] == ["ingesting"]
+    assert store.discard_reservations() == 1 and store.list_videos() == []
 
 
 def test_delete_removes_from_store_and_index(tmp_path: Path) -> None:
     store, index, catalog = open_catalog(tmp_path)
     rng = np.random.default_rng(3)
-    keep, _ = catalog.add("/keep.mp4", "k", fake_result(rng))
-    gone, _ = catalog.add("/gone.mp4", "g", fake_result(rng))
+    keep, _ = commit(store, catalog, "/keep.mp4", "k", fake_result(rng))
+    gone, _ = commit(store, catalog, "/gone.mp4", "g", fake_result(rng))
     assert catalog.delete(gone.id) == 3
     assert store.counts() == (1, 3, 6) and index.count() == 3
     with pytest.raises(NotFound):
@@ -99,10 +112,10 @@ def test_delete_removes_from_store_and_index(tmp_path: Path) -> None:
 def test_ids_are_never_reused_after_delete(tmp_path: Path) -> None:
     store, _, catalog = open_catalog(tmp_path)
     rng = np.random.default_rng(4)
-    first, _ = catalog.add("/1.mp4", "1", fake_result(rng))
+    first, _ = commit(store, catalog, "/1.mp4", "1", fake_result(rng))
     old_ids = {s.id for s in store.scenes_of_video(first.id)}
     catalog.delete(first.id)
-    second, _ = catalog.add("/2.mp4", "2", fake_result(rng))
+    second, _ = commit(store, catalog, "/2.mp4", "2", fake_result(rng))
     assert second.id != first.id
     assert not old_ids & {s.id for s in store.scenes_of_video(second.id)}
 
@@ -110,7 +123,7 @@ def test_ids_are_never_reused_after_delete(tmp_path: Path) -> None:
 def test_saved_index_round_trips_and_stale_file_is_rebuilt(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     store, index, catalog = open_catalog(tmp_path)
-    catalog.add("/a.mp4", "a", fake_result(rng))
+    commit(store, catalog, "/a.mp4", "a", fake_result(rng))
     assert index.save()
     header, _ = read_envelope(index.path)
     assert header["generation"] == store.generation() and header["count"] == 3
@@ -118,7 +131,7 @@ def test_saved_index_round_trips_and_stale_file_is_rebuilt(tmp_path: Path) -> No
     expected = index.search(query, 3)
 
     # A write after the save makes the file stale: reopening must rebuild, not trust it.
-    catalog.add("/b.mp4", "b", fake_result(rng))
+    commit(store, catalog, "/b.mp4", "b", fake_result(rng))
     _, reopened, _ = open_catalog(tmp_path)
     assert reopened.count() == 6
 
@@ -132,8 +145,8 @@ def test_saved_index_round_trips_and_stale_file_is_rebuilt(tmp_path: Path) -> No
 
 
 def test_corrupt_index_file_is_rebuilt(tmp_path: Path) -> None:
-    _, index, catalog = open_catalog(tmp_path)
-    catalog.add("/a.mp4", "a", fake_result(np.random.default_rng(6)))
+    store, index, catalog = open_catalog(tmp_path)
+    commit(store, catalog, "/a.mp4", "a", fake_result(np.random.default_rng(6)))
     index.save()
     index.path.write_bytes(b"garbage")
     _, reopened, _ = open_catalog(tmp_path)
