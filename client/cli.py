@@ -286,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("kind", choices=("flat", "hnsw", "ivfpq", "lsh"))
     rebuild.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     rebuild.set_defaults(func=cmd_index)
+
+    from scenesearch.client.analytics_cli import add_analytics_commands
+
+    add_analytics_commands(sub, with_json)
     return parser
 
 

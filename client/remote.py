@@ -9,6 +9,13 @@ from typing import Any, TypeVar
 
 import grpc
 
+from scenesearch.client.analytics import (
+    Classification,
+    Timeline,
+    classification_from_proto,
+    prompts_to_proto,
+    timeline_from_proto,
+)
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
@@ -73,6 +80,7 @@ class VideoInfo:
     sample_count: int
     ingested_at: float
     rotation: int
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +315,65 @@ class SceneSearchClient:
         request = pb.RebuildIndexRequest(kind=kind, params=dict(params or {}))
         response = self._call(self._stub.RebuildIndex, request, timeout_s)
         return response.index_kind, response.vectors, response.seconds
+
+    # --- analytics ----------------------------------------------------------------------
+
+    def _collect(self, responses: Iterator[Any], convert: Callable[[Any], T]) -> list[T]:
+        try:
+            return [convert(r) for r in responses]
+        except grpc.RpcError as exc:
+            raise ClientError(exc.code(), exc.details() or "") from None
+
+    def classify(
+        self,
+        video_ids: Sequence[int] = (),
+        prompts: Sequence[str] = (),
+        prompt_images: Sequence[Path | bytes] = (),
+        *,
+        all_videos: bool = False,
+        null_prompt: str = "",
+        interval_s: float = 0.0,
+        min_visible_s: float = 0.0,
+        timeout_s: float | None = None,
+    ) -> list[Classification]:
+        """Label each interval of the videos with the best prompt; per-prompt summaries."""
+        request = pb.ClassifyRequest(
+            video_ids=video_ids,
+            all_videos=all_videos,
+            prompts=prompts_to_proto(prompts, prompt_images),
+            null_prompt=null_prompt,
+            interval_s=interval_s,
+            min_visible_s=min_visible_s,
+        )
+        responses = self._stub.Classify(
+            request, timeout=timeout_s or self.timeout_s * 10, metadata=self._metadata
+        )
+        return self._collect(responses, classification_from_proto)
+
+    def timeline(
+        self,
+        video_ids: Sequence[int] = (),
+        prompts: Sequence[str] = (),
+        prompt_images: Sequence[Path | bytes] = (),
+        *,
+        all_videos: bool = False,
+        smooth: int = 0,
+        threshold: float | None = None,
+        timeout_s: float | None = None,
+    ) -> list[Timeline]:
+        """Similarity of each prompt over time, with segments above `threshold` flagged."""
+        request = pb.TimelineRequest(
+            video_ids=video_ids,
+            all_videos=all_videos,
+            prompts=prompts_to_proto(prompts, prompt_images),
+            smooth=smooth,
+        )
+        if threshold is not None:
+            request.threshold = threshold
+        responses = self._stub.Timeline(
+            request, timeout=timeout_s or self.timeout_s * 10, metadata=self._metadata
+        )
+        return self._collect(responses, timeline_from_proto)
 
     @property
     def stub(self) -> pb_grpc.SceneSearchStub:

@@ -7,6 +7,7 @@ import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 import grpc
@@ -23,6 +24,7 @@ from scenesearch.server.search import SearchEngine
 from scenesearch.server.service import SceneSearchService, ServiceDeps
 from scenesearch.server.store import Store
 from scenesearch.server.text_batcher import TextEncoder
+from scenesearch.server.video_analytics import AnalyticsEngine
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
@@ -38,6 +40,7 @@ class RunningServer:
     index: LiveIndex
     jobs: JobRunner
     health: health.HealthServicer
+    data_dir: Path
     stopped: threading.Event = field(default_factory=threading.Event)
     _saver_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -101,6 +104,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         media_roots=settings.media_roots,
         upload_dir=settings.data_dir / "uploads",
         max_upload_bytes=settings.max_upload_bytes,
+        analytics=AnalyticsEngine(store, embedder.embed_texts, embedder.embed_image_bytes),
         model=settings.model,
         device=f"{embedder.device} ({str(embedder.dtype).removeprefix('torch.')})",
     )
@@ -124,7 +128,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     server.start()
     for name in (SERVICE_NAME, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, port, index, jobs, health_servicer)
+    running = RunningServer(server, port, index, jobs, health_servicer, settings.data_dir)
     running.save_periodically(5.0)
     host = settings.address.rsplit(":", 1)[0]
     log.info(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from scenesearch.server.analytics import Span
 from scenesearch.server.domain import (
     IngestParams,
     Progress,
@@ -20,6 +23,7 @@ from scenesearch.server.search import (
     SearchResult,
     TextQuery,
 )
+from scenesearch.server.video_analytics import Prompt, VideoClassification, VideoTimeline
 from scenesearch.v1 import scenesearch_pb2 as pb
 
 STAGES = {
@@ -120,6 +124,7 @@ def video_to_proto(video: Video) -> pb.Video:
         sample_count=video.sample_count,
         ingested_at=video.ingested_at,
         rotation=video.rotation,
+        status=video.status,
     )
 
 
@@ -149,4 +154,57 @@ def stats_to_proto(stats: Stats) -> pb.GetStatsResponse:
         index_size=stats.index_size,
         jobs_queued=stats.jobs_queued,
         jobs_running=stats.jobs_running,
+    )
+
+
+def prompts_from_proto(prompts: Sequence[pb.Prompt]) -> list[Prompt]:
+    return [Prompt(text=p.text, image=p.image, label=p.label) for p in prompts]
+
+
+def _segment(span: Span) -> pb.Segment:
+    return pb.Segment(
+        start_s=span.start_s, end_s=span.end_s, peak_s=span.peak_s, peak_score=span.peak_score
+    )
+
+
+def classification_to_proto(item: VideoClassification) -> pb.ClassifyResult:
+    labels = item.labels
+    return pb.ClassifyResult(
+        video_id=item.video.id,
+        video_path=item.video.path,
+        duration_s=item.video.duration_s,
+        labels=labels,
+        intervals=[
+            pb.IntervalLabel(
+                start_s=i.start_s, end_s=i.end_s, label=labels[i.label], counts=i.counts
+            )
+            for i in item.result.intervals
+        ],
+        prompts=[
+            pb.PromptSummary(
+                label=label,
+                coverage_pct=s.coverage_pct,
+                contains=s.contains,
+                first_seen_s=s.first_seen_s,
+                visible_s=s.visible_s,
+                segments=[_segment(seg) for seg in s.segments],
+            )
+            for label, s in zip(labels, item.result.summaries, strict=True)
+        ],
+    )
+
+
+def timeline_to_proto(item: VideoTimeline) -> pb.TimelineResult:
+    return pb.TimelineResult(
+        video_id=item.video.id,
+        video_path=item.video.path,
+        duration_s=item.video.duration_s,
+        times_s=item.times_s.tolist(),
+        curves=[
+            pb.Curve(
+                label=c.label, scores=c.scores.tolist(), segments=[_segment(s) for s in c.segments]
+            )
+            for c in item.curves
+        ],
+        scene_starts_s=item.scene_starts_s,
     )

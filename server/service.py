@@ -29,6 +29,7 @@ from scenesearch.server.jobs import Job, JobRunner
 from scenesearch.server.media import UploadSink, resolve_media_path
 from scenesearch.server.search import SearchEngine
 from scenesearch.server.store import Store
+from scenesearch.server.video_analytics import AnalyticsEngine
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
@@ -94,6 +95,7 @@ class ServiceDeps:
     media_roots: tuple[Path, ...]
     upload_dir: Path
     max_upload_bytes: int
+    analytics: AnalyticsEngine
     model: str
     device: str
 
@@ -223,3 +225,33 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
         except ValueError as exc:  # bad index parameters
             raise InvalidArgument(str(exc)) from exc
         return pb.RebuildIndexResponse(index_kind=request.kind, vectors=count, seconds=seconds)
+
+    @grpc_errors
+    def Classify(
+        self, request: pb.ClassifyRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ClassifyResult]:
+        results = self._d.analytics.classify(
+            request.video_ids,
+            request.all_videos,
+            convert.prompts_from_proto(request.prompts),
+            request.null_prompt,
+            request.interval_s,
+            request.min_visible_s,
+        )
+        for item in results:
+            yield convert.classification_to_proto(item)
+
+    @grpc_errors
+    def Timeline(
+        self, request: pb.TimelineRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.TimelineResult]:
+        threshold = request.threshold if request.HasField("threshold") else None
+        results = self._d.analytics.timeline(
+            request.video_ids,
+            request.all_videos,
+            convert.prompts_from_proto(request.prompts),
+            request.smooth,
+            threshold,
+        )
+        for item in results:
+            yield convert.timeline_to_proto(item)

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +29,12 @@ from scenesearch.server.store_schema import (
     SCHEMA,
     SCHEMA_VERSION,
     FrameMatrix,
-    to_blob,
-    scene_from_row,
     from_blobs,
+    scene_from_row,
+    to_blob,
     video_from_row,
 )
+
 
 class Store:
     """Thread-safe access to one data dir's database: a connection per thread, one writer."""
@@ -143,8 +143,11 @@ class Store:
 
     def discard_reservations(self, video_id: int | None = None) -> int:
         """Drop one (or every) 'ingesting' row: a failed or interrupted ingest."""
-        where, args = ("status = 'ingesting'", []) if video_id is None else (
-            "status = 'ingesting' AND id = ?", [video_id])
+        where, args = (
+            ("status = 'ingesting'", [])
+            if video_id is None
+            else ("status = 'ingesting' AND id = ?", [video_id])
+        )
         with self.write(searchable=False) as conn:
             return int(conn.execute(f"DELETE FROM videos WHERE {where}", args).rowcount)
 
@@ -157,8 +160,18 @@ class Store:
                 "UPDATE videos SET duration_s = ?, fps = ?, width = ?, height = ?, "
                 "frame_count = ?, scene_count = ?, sample_count = ?, rotation = ?, "
                 "ingested_at = ?, status = 'ready' WHERE id = ? AND status = 'ingesting'",
-                (info.duration_s, info.fps, info.width, info.height, info.frame_count,
-                 len(result.scenes), len(result.frames), info.rotation, time.time(), video_id),
+                (
+                    info.duration_s,
+                    info.fps,
+                    info.width,
+                    info.height,
+                    info.frame_count,
+                    len(result.scenes),
+                    len(result.frames),
+                    info.rotation,
+                    time.time(),
+                    video_id,
+                ),
             ).rowcount
             if not updated:
                 raise NotFound(f"video {video_id} has no pending ingest to commit")
@@ -212,8 +225,10 @@ class Store:
         return [video_from_row(r) for r in self.db["videos"].rows_where(order_by="id")]
 
     def ready_video_ids(self) -> list[int]:
-        return [r[0] for r in self.db.execute(
-            "SELECT id FROM videos WHERE status = 'ready' ORDER BY id")]
+        return [
+            r[0]
+            for r in self.db.execute("SELECT id FROM videos WHERE status = 'ready' ORDER BY id")
+        ]
 
     # --- scenes and frames --------------------------------------------------------------
 

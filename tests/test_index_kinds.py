@@ -183,7 +183,10 @@ def test_switching_kind_on_restart_rebuilds_from_sqlite(tmp_path: Path) -> None:
 def test_rebuild_under_concurrent_searches_and_writes_has_no_ghosts(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     store, live, catalog = open_live(tmp_path, "flat")
-    videos = [commit(store, catalog, f"/{n}.mp4", f"h{n}", fake_result(rng, scenes=5))[0] for n in range(40)]
+    videos = [
+        commit(store, catalog, f"/{n}.mp4", f"h{n}", fake_result(rng, scenes=5))[0]
+        for n in range(40)
+    ]
     errors: list[BaseException] = []
     ghosts: list[int] = []
     stop = threading.Event()

@@ -129,7 +129,7 @@ class SearchResponse(_message.Message):
     def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., index_kind: _Optional[str] = ..., query_truncated: _Optional[bool] = ...) -> None: ...
 
 class Video(_message.Message):
-    __slots__ = ("id", "path", "content_hash", "duration_s", "fps", "width", "height", "frame_count", "scene_count", "sample_count", "ingested_at", "rotation")
+    __slots__ = ("id", "path", "content_hash", "duration_s", "fps", "width", "height", "frame_count", "scene_count", "sample_count", "ingested_at", "rotation", "status")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +142,7 @@ class Video(_message.Message):
     SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
     INGESTED_AT_FIELD_NUMBER: _ClassVar[int]
     ROTATION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     id: int
     path: str
     content_hash: str
@@ -154,7 +155,8 @@ class Video(_message.Message):
     sample_count: int
     ingested_at: float
     rotation: int
-    def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., content_hash: _Optional[str] = ..., duration_s: _Optional[float] = ..., fps: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ..., ingested_at: _Optional[float] = ..., rotation: _Optional[int] = ...) -> None: ...
+    status: str
+    def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., content_hash: _Optional[str] = ..., duration_s: _Optional[float] = ..., fps: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ..., ingested_at: _Optional[float] = ..., rotation: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
 
 class Scene(_message.Message):
     __slots__ = ("id", "video_id", "index", "start_s", "end_s", "start_frame", "end_frame")
