@@ -60,7 +60,8 @@ def sample_spans(times_s: FloatArray, duration_s: float) -> FloatArray:
 
 def similarity(frames: Vectors, prompts: Vectors) -> FloatArray:
     """Cosine similarity (frames, prompts); both are L2-normalised."""
-    return np.asarray(frames, dtype=np.float64) @ np.asarray(prompts, dtype=np.float64).T
+    product = np.asarray(frames, dtype=np.float32) @ np.asarray(prompts, dtype=np.float32).T
+    return product.astype(np.float64)
 
 
 def frame_labels(sims: FloatArray) -> IntArray:
@@ -102,21 +103,25 @@ def intervals(
     Ties go to the label seen first in the interval. An interval with no sample of its own
     (sampling sparser than the interval) takes the label of the sample covering it.
     """
-    out = []
     bins = max(1, int(np.ceil(duration_s / interval_s - 1e-9)))
-    for k in range(bins):
-        start, end = k * interval_s, min((k + 1) * interval_s, duration_s)
-        inside = (times_s >= start - 1e-9) & (times_s < end - 1e-9)
-        counts = np.bincount(labels[inside], minlength=label_count)
-        if counts.sum() == 0:
-            covering = int(np.searchsorted(times_s, start, side="right")) - 1
-            label = int(labels[max(covering, 0)])
-        else:
-            best = np.flatnonzero(counts == counts.max())
-            first_seen = {int(lbl): i for i, lbl in reversed(list(enumerate(labels[inside])))}
-            label = int(min(best, key=lambda b: first_seen.get(int(b), 1 << 30)))
-        out.append(IntervalLabel(start, end, label, tuple(int(c) for c in counts)))
-    return tuple(out)
+    which = np.clip(np.floor(times_s / interval_s + 1e-9).astype(np.int64), 0, bins - 1)
+    counts = np.zeros((bins, label_count), dtype=np.int64)
+    np.add.at(counts, (which, labels), 1)
+    first = np.full((bins, label_count), np.iinfo(np.int64).max)
+    np.minimum.at(first, (which, labels), np.arange(len(labels)))
+    tied_first = np.where(counts == counts.max(axis=1, keepdims=True), first,
+                          np.iinfo(np.int64).max)
+    winners = np.argmin(tied_first, axis=1)
+    starts = np.arange(bins) * interval_s
+    empty = counts.sum(axis=1) == 0
+    if empty.any():
+        covering = np.searchsorted(times_s, starts[empty] + 1e-9, side="right") - 1
+        winners[empty] = labels[np.maximum(covering, 0)]
+    return tuple(
+        IntervalLabel(float(start), float(min(start + interval_s, duration_s)), int(label),
+                      tuple(int(c) for c in row))
+        for start, label, row in zip(starts, winners, counts, strict=True)
+    )
 
 
 def classify(
