@@ -29,8 +29,18 @@ from scenesearch.server.store import Store
 from scenesearch.server.video_analytics import AnalyticsEngine, Prompt
 
 DIM = 512
-PROMPTS = ["an office", "a beach", "a city street at night", "a forest", "a kitchen",
-           "people talking", "a car driving", "a construction site", "a stadium", "the sky"]
+PROMPTS = [
+    "an office",
+    "a beach",
+    "a city street at night",
+    "a forest",
+    "a kitchen",
+    "people talking",
+    "a car driving",
+    "a construction site",
+    "a stadium",
+    "the sky",
+]
 
 
 def build_library(directory: Path, videos: int, frames: int) -> None:
@@ -56,8 +66,10 @@ def build_library(directory: Path, videos: int, frames: int) -> None:
             conn.executemany(
                 "INSERT INTO frames (video_id, scene_id, frame_no, time_s, vector) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(video_id, scene_id, i * 30, float(i), vectors[i].tobytes())
-                 for i in range(frames)],
+                [
+                    (video_id, scene_id, i * 30, float(i), vectors[i].tobytes())
+                    for i in range(frames)
+                ],
             )
 
 
@@ -72,14 +84,18 @@ def main() -> None:
         data_dir = Path(tmp)
         started = time.perf_counter()
         # A child process writes the library, so its memory does not count against ours.
-        child = mp.get_context("spawn").Process(target=build_library,
-                                                args=(data_dir, args.videos, args.frames))
+        child = mp.get_context("spawn").Process(
+            target=build_library, args=(data_dir, args.videos, args.frames)
+        )
         child.start()
         child.join()
         build_s = time.perf_counter() - started
         db_mb = (data_dir / "scenesearch.db").stat().st_size / 1e6
-        print(f"wrote {args.videos} videos x {args.frames} frames ({db_mb:,.0f} MB) "
-              f"in {build_s:.0f}s", flush=True)
+        print(
+            f"wrote {args.videos} videos x {args.frames} frames ({db_mb:,.0f} MB) "
+            f"in {build_s:.0f}s",
+            flush=True,
+        )
 
         model, processor = random_clip(VIT_B_32)
         dtype = preferred_dtype(torch.device("cpu"))

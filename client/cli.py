@@ -97,6 +97,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 results.append({"path": str(path), "error": exc.code.name, "message": exc.message})
                 continue
             note = "already ingested" if final.already_ingested else "done"
+            if "warning" in final.message:
+                err.print(f"[yellow]{path}: {final.message}")
             bars.update(task, completed=1.0, stage=f"{note} → video {final.video_id}")
             results.append(
                 {

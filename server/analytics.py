@@ -109,8 +109,9 @@ def intervals(
     np.add.at(counts, (which, labels), 1)
     first = np.full((bins, label_count), np.iinfo(np.int64).max)
     np.minimum.at(first, (which, labels), np.arange(len(labels)))
-    tied_first = np.where(counts == counts.max(axis=1, keepdims=True), first,
-                          np.iinfo(np.int64).max)
+    tied_first = np.where(
+        counts == counts.max(axis=1, keepdims=True), first, np.iinfo(np.int64).max
+    )
     winners = np.argmin(tied_first, axis=1)
     starts = np.arange(bins) * interval_s
     empty = counts.sum(axis=1) == 0
@@ -118,8 +119,12 @@ def intervals(
         covering = np.searchsorted(times_s, starts[empty] + 1e-9, side="right") - 1
         winners[empty] = labels[np.maximum(covering, 0)]
     return tuple(
-        IntervalLabel(float(start), float(min(start + interval_s, duration_s)), int(label),
-                      tuple(int(c) for c in row))
+        IntervalLabel(
+            float(start),
+            float(min(start + interval_s, duration_s)),
+            int(label),
+            tuple(int(c) for c in row),
+        )
         for start, label, row in zip(starts, winners, counts, strict=True)
     )
 

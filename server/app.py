@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from scenesearch.server.auth import BearerTokenInterceptor
 from scenesearch.server.catalog import Catalog
 from scenesearch.server.config import Settings
 from scenesearch.server.domain import IngestParams
@@ -88,7 +89,13 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     index.open()
     catalog = Catalog(store, index)
     defaults = settings.ingest
-    jobs = JobRunner(store, catalog, worker, stall_timeout_s=defaults.stall_timeout_s)
+    jobs = JobRunner(
+        store,
+        catalog,
+        worker,
+        stall_timeout_s=defaults.stall_timeout_s,
+        max_queued=settings.max_queued_jobs,
+    )
     jobs.start()
     texts = TextEncoder(embedder.embed_texts)
     engine = SearchEngine(store, index, texts, embedder.embed_image_bytes, settings.max_top_k)
@@ -112,8 +119,12 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
+    interceptors = [BearerTokenInterceptor(settings.auth_token)] if settings.auth_token else []
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.max_workers), options=options
+        futures.ThreadPoolExecutor(max_workers=settings.max_workers),
+        options=options,
+        interceptors=interceptors,
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     pb_grpc.add_SceneSearchServicer_to_server(SceneSearchService(deps), server)
     health_servicer = health.HealthServicer()
@@ -121,7 +132,13 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(settings.address)
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        credentials = grpc.ssl_server_credentials(
+            [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
+        )
+        port = server.add_secure_port(settings.address, credentials)
+    else:
+        port = server.add_insecure_port(settings.address)
     if port == 0:
         jobs.stop()
         raise OSError(f"could not listen on {settings.address}")

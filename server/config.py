@@ -40,6 +40,12 @@ class Settings:
     max_message_bytes: int = 16 * 1024**2
     max_top_k: int = 1000
     max_workers: int = 16
+    # Beyond this many RPCs in flight, new ones get RESOURCE_EXHAUSTED at once.
+    max_concurrent_rpcs: int = 64
+    max_queued_jobs: int = 64
+    auth_token: str = ""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     # Seconds an in-flight RPC gets to finish on SIGTERM.
     shutdown_grace_s: float = 10.0
 
@@ -50,6 +56,8 @@ class Settings:
             raise ValueError(f"unknown detector {self.ingest.detector!r}; choose from {DETECTORS}")
         if self.ingest.sample_interval_s <= 0:
             raise ValueError("sample interval must be positive")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both --tls-cert and --tls-key")
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +116,31 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--stall-timeout", type=float, default=120.0)
     parser.add_argument("--max-upload-mb", type=float, default=2048.0)
-    parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument("--max-workers", type=int, default=16, help="RPC handler threads")
+    parser.add_argument(
+        "--max-concurrent-rpcs",
+        type=int,
+        default=64,
+        help="RPCs in flight before new ones get RESOURCE_EXHAUSTED",
+    )
+    parser.add_argument(
+        "--max-queued-jobs",
+        type=int,
+        default=64,
+        help="ingest jobs waiting before new ones get RESOURCE_EXHAUSTED",
+    )
+    parser.add_argument(
+        "--auth-token",
+        default=env.get("SCENESEARCH_AUTH_TOKEN", ""),
+        help="require 'authorization: Bearer TOKEN' on every RPC but health "
+        "(env SCENESEARCH_AUTH_TOKEN)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=env.get("SCENESEARCH_TLS_CERT"),
+        help="PEM certificate chain; with --tls-key, serve TLS only",
+    )
+    parser.add_argument("--tls-key", default=env.get("SCENESEARCH_TLS_KEY"))
 
 
 # Per-kind shortcut flags: --hnsw-m 32 is the same as --index-param M=32 with --index hnsw.
@@ -161,4 +193,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ),
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_workers=args.max_workers,
+        max_concurrent_rpcs=args.max_concurrent_rpcs,
+        max_queued_jobs=args.max_queued_jobs,
+        auth_token=args.auth_token,
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+        tls_key=Path(args.tls_key) if args.tls_key else None,
     )

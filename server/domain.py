@@ -66,6 +66,7 @@ class IngestResult:
     frame_vectors: Vectors  # (len(frames), dim), L2-normalised
     scene_vectors: Vectors  # (len(scenes), dim), L2-normalised mean of each scene's frames
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,13 @@ class WorkerCrashed(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    kind: str  # maps to a status code in the service
+    message: str
+    restart_worker: bool = False
+
+
 class IngestWorker:
     """Owns the worker process: start, send a task, read events, kill and restart."""
 
@@ -93,6 +100,8 @@ class IngestWorker:
         self._model, self._device, self._precision = model, device, precision
         self._startup_timeout_s = startup_timeout_s
         self._process: Any = None
+        self._lifecycle = threading.RLock()
+        self._stopped = False
         self._tasks: Any = None
         self._events: Any = None
 
@@ -138,20 +147,29 @@ class IngestWorker:
         return None
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.is_alive():
-            with contextlib.suppress(OSError, ValueError):
-                self._tasks.put(None)
-            self._process.join(timeout=2.0)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=5.0)
-        self._process = None
+        with self._lifecycle:
+            process, self._process = self._process, None
+            if process is None:
+                return
+            if process.is_alive():
+                with contextlib.suppress(OSError, ValueError):
+                    self._tasks.put(None)
+                process.join(timeout=2.0)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5.0)
 
     def restart(self) -> None:
-        self.stop()
-        self.start()
+        with self._lifecycle:  # a shutdown meanwhile must not be undone by the restart
+            if self._stopped:
+                return
+            self.stop()
+            self.start()
+
+    def shutdown(self) -> None:
+        with self._lifecycle:
+            self._stopped = True
+            self.stop()
 
 
 class JobRunner:
@@ -181,7 +199,7 @@ class JobRunner:
     def stop(self) -> None:
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        self._worker.stop()
+        self._worker.shutdown()
         self._thread.join(timeout=5.0)
         self._table.fail_unfinished()
 
@@ -235,44 +253,44 @@ class JobRunner:
         if existing is not None:
             self._finish(job, existing.id, already=True)
             return
-        committed = False
+        self._set(job, stage=Stage.DECODING, fraction=HASH_SHARE, video_id=video_id)
         try:
-            self._set(job, stage=Stage.DECODING, fraction=HASH_SHARE, video_id=video_id)
             result = self._decode_in_worker(job)
-            if result is None:
-                return
-            self._set(job, stage=Stage.COMMITTING, fraction=HASH_SHARE + DECODE_SHARE)
-            self._catalog.add(video_id, result)
-            committed = True
-        finally:
-            if not committed:
-                self._store.discard_reservations(video_id)
-        self._finish(job, video_id, already=False)
+            if isinstance(result, IngestResult):
+                self._set(job, stage=Stage.COMMITTING, fraction=HASH_SHARE + DECODE_SHARE)
+                self._catalog.add(video_id, result)
+        except BaseException:
+            self._store.discard_reservations(video_id)
+            raise
+        if isinstance(result, JobFailure):
+            # Discard first: once the client hears of the failure, no trace may remain.
+            self._store.discard_reservations(video_id)
+            self._fail(job, result.kind, result.message)
+            if result.restart_worker:
+                self._worker.restart()
+            return
+        self._finish(job, video_id, already=False, warnings=result.warnings)
 
-    def _decode_in_worker(self, job: Job) -> IngestResult | None:
+    def _decode_in_worker(self, job: Job) -> IngestResult | JobFailure:
         self._worker.send(IngestTask(job.id, str(job.path), job.params))
         while True:
             try:
                 event = self._worker.next_event(self._stall_timeout_s)
             except WorkerCrashed as exc:
-                self._fail(
-                    job,
+                return JobFailure(
                     "crashed",
-                    f"{exc} while decoding {job.display_path}; the file "
-                    "is probably malformed. Other jobs are unaffected.",
+                    f"{exc} while decoding {job.display_path}; the "
+                    "file is probably malformed. Other jobs are unaffected.",
+                    restart_worker=True,
                 )
-                self._worker.restart()
-                return None
             if event is None:
-                self._fail(
-                    job,
+                return JobFailure(
                     "timeout",
-                    f"decoding {job.display_path} made no progress for "
-                    f"{self._stall_timeout_s:.0f}s and was stopped; the file is probably "
-                    "malformed",
+                    f"decoding {job.display_path} made no progress "
+                    f"for {self._stall_timeout_s:.0f}s and was stopped; the file "
+                    "is probably malformed",
+                    restart_worker=True,
                 )
-                self._worker.restart()
-                return None
             kind, job_id = event[0], event[1]
             if job_id != job.id:
                 continue  # a late event from a job that already ended
@@ -285,14 +303,17 @@ class JobRunner:
                     fraction=HASH_SHARE + DECODE_SHARE * min(done / max(total, 1), 1.0),
                 )
             elif kind == "result":
-                return event[2]
+                return event[2]  # type: ignore[no-any-return]
             elif kind == "error":
-                self._fail(job, event[2], event[3])
-                return None
+                return JobFailure(event[2], event[3])
 
-    def _finish(self, job: Job, video_id: int, already: bool) -> None:
+    def _finish(
+        self, job: Job, video_id: int, already: bool, warnings: tuple[str, ...] = ()
+    ) -> None:
         self._table.update(job.id, JobStatus.DONE, Stage.DONE.value, 1.0, video_id)
         note = "already ingested (same content)" if already else "ingested"
+        if warnings:
+            note += "; warning: " + "; ".join(warnings)
         job.publish(
             replace(
                 job.progress,

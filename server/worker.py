@@ -19,8 +19,8 @@ from typing import Any
 
 from scenesearch.server.domain import IngestParams
 
-# Test hook: SCENESEARCH_TEST_FAULT="segv:NAME" or "hang:NAME" makes the worker crash or hang
-# on files whose name contains NAME, so crash isolation is tested with a real crash.
+# Test hook: SCENESEARCH_TEST_FAULT="segv:NAME,hang:OTHER" makes the worker crash or hang on
+# files whose name contains NAME (or OTHER), so crash isolation is tested with a real crash.
 FAULT_ENV = "SCENESEARCH_TEST_FAULT"
 
 
@@ -32,15 +32,15 @@ class IngestTask:
 
 
 def _inject_fault(path: str) -> None:
-    spec = os.environ.get(FAULT_ENV, "")
-    kind, _, name = spec.partition(":")
-    if not name or name not in Path(path).name:
-        return
-    if kind == "segv":
-        os.kill(os.getpid(), signal.SIGSEGV)
-    elif kind == "hang":
-        while True:
-            time.sleep(3600)
+    for spec in os.environ.get(FAULT_ENV, "").split(","):
+        kind, _, name = spec.partition(":")
+        if not name or name not in Path(path).name:
+            continue
+        if kind == "segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        elif kind == "hang":
+            while True:
+                time.sleep(3600)
 
 
 def worker_main(

@@ -109,6 +109,9 @@ class VideoDecoder:
         self.path = path
         self.short_side = short_side
         self._container: av.container.InputContainer | None = None
+        # Problems worth telling the user about that did not stop the ingest.
+        self.warnings: list[str] = []
+        self._declared_s = 0.0
 
     def open(self) -> StreamInfo:
         try:
@@ -135,6 +138,10 @@ class VideoDecoder:
             frames = int(float(stream.duration * stream.time_base) * fps)
         if frames <= 0 and container.duration:
             frames = int(container.duration / av.time_base * fps)
+        if stream.duration and stream.time_base:
+            self._declared_s = float(stream.duration * stream.time_base)
+        elif container.duration:
+            self._declared_s = container.duration / av.time_base
         return StreamInfo(
             width=stream.codec_context.width,
             height=stream.codec_context.height,
@@ -177,10 +184,19 @@ class VideoDecoder:
                     "the file is probably damaged or truncated"
                 ) from exc
             log.warning("%s: decoding stopped after %d frames: %s", self.path, index, exc)
+            self.warnings.append(
+                f"the file is damaged: decoding stopped after {index} frames "
+                f"({time_s:.3f}s) and only that part was indexed"
+            )
         if index == 0:
             raise UnsupportedMedia(
                 f"{self.path.name} has a video stream but no decodable frames; "
                 "the file is probably damaged or truncated"
+            )
+        if not self.warnings and self._declared_s > 1.0 and time_s < 0.9 * self._declared_s - 1.0:
+            self.warnings.append(
+                f"the file looks truncated: it declares {self._declared_s:.1f}s but frames "
+                f"stop at {time_s:.1f}s; only that part was indexed"
             )
 
     def close(self) -> None:

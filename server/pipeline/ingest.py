@@ -84,6 +84,7 @@ def ingest_file(
         cuts.extend(detector.finish())
         decoded_s = time.perf_counter() - started
         keys, vectors = embedder.finish()
+        warnings = tuple(decoder.warnings)
 
     clock = FrameClock(times)
     scenes = build_scenes(cuts, clock)
@@ -112,4 +113,5 @@ def ingest_file(
             "total_s": time.perf_counter() - started,
             "frames_embedded": float(embedder.embedded),
         },
+        warnings=warnings,
     )
