@@ -114,7 +114,7 @@ def main() -> None:
         assert len(results) == args.videos
 
         started = time.perf_counter()
-        (one,) = engine.classify([results[0].video.id], False, prompts, interval_s=5.0)
+        (_,) = engine.classify([results[0].video.id], False, prompts, interval_s=5.0)
         single_ms = (time.perf_counter() - started) * 1000
 
     frames = np.random.default_rng(1).integers(0, 255, (32, 224, 224, 3), dtype=np.uint8)

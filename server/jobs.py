@@ -303,7 +303,7 @@ class JobRunner:
                     fraction=HASH_SHARE + DECODE_SHARE * min(done / max(total, 1), 1.0),
                 )
             elif kind == "result":
-                return event[2]  # type: ignore[no-any-return]
+                return event[2]
             elif kind == "error":
                 return JobFailure(event[2], event[3])
 
