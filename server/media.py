@@ -28,14 +28,20 @@ def resolve_media_path(raw: str, roots: Iterable[Path]) -> Path:
             "ingest by path is disabled: the server has no media roots. Start it with "
             "--media-root DIR (or SCENESEARCH_MEDIA_ROOTS), or send the file with --upload"
         )
+    if "\0" in raw:
+        raise InvalidArgument("the path contains a NUL byte")
     path = Path(raw)
     if not path.is_absolute():
         raise InvalidArgument(f"{raw!r} is relative; give an absolute path on the server")
-    real = Path(os.path.realpath(path))
+    try:
+        real = Path(os.path.realpath(path))
+        exists = real.exists()
+    except (OSError, ValueError) as exc:  # e.g. a name longer than the filesystem allows
+        raise InvalidArgument(f"{raw!r} is not a usable path ({exc})") from exc
     if not any(real == root or root in real.parents for root in roots):
         allowed = ", ".join(str(r) for r in roots)
         raise PermissionDenied(f"{raw} is outside the media roots ({allowed})")
-    if not real.exists():
+    if not exists:
         raise NotFound(f"{raw} does not exist on the server")
     if real.is_dir():
         raise InvalidArgument(
@@ -52,7 +58,8 @@ class UploadSink:
 
     def __init__(self, directory: Path, limit_bytes: int, filename: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        suffix = Path(filename).suffix[:16] if filename else ""
+        # Keep the extension (it helps FFmpeg probe) but nothing a client could abuse.
+        suffix = "".join(c for c in Path(filename).suffix[:16] if c.isalnum() or c == ".")
         fd, name = tempfile.mkstemp(prefix="upload-", suffix=suffix, dir=directory)
         self._file = os.fdopen(fd, "wb")
         self.path = Path(name)

@@ -29,32 +29,48 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
 @pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, media_root: Path
-            ) -> Iterator[tuple[RunningServer, bytes]]:
+def secured(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, media_root: Path
+) -> Iterator[tuple[RunningServer, bytes]]:
     directory = tmp_path_factory.mktemp("secure")
     cert, key = self_signed(directory)
-    settings = replace(make_settings(directory / "data", tiny_model, media_root),
-                       auth_token=TOKEN, tls_cert=cert, tls_key=key, max_concurrent_rpcs=4,
-                       max_queued_jobs=1)
+    settings = replace(
+        make_settings(directory / "data", tiny_model, media_root),
+        auth_token=TOKEN,
+        tls_cert=cert,
+        tls_key=key,
+        max_concurrent_rpcs=4,
+        max_queued_jobs=1,
+    )
     running = start_server(settings)
     yield running, cert.read_bytes()
     running.stop(1.0)
@@ -62,8 +78,9 @@ def secured(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, media_ro
 
 def client_for(secured: tuple[RunningServer, bytes], token: str | None) -> SceneSearchClient:
     server, ca = secured
-    return SceneSearchClient(f"localhost:{server.port}", timeout_s=30, token=token,
-                             root_certificates=ca)
+    return SceneSearchClient(
+        f"localhost:{server.port}", timeout_s=30, token=token, root_certificates=ca
+    )
 
 
 def test_right_token_over_tls_works(secured: tuple[RunningServer, bytes]) -> None:
@@ -77,8 +94,12 @@ def test_missing_or_wrong_token_is_unauthenticated(
     secured: tuple[RunningServer, bytes], token: str | None
 ) -> None:
     with client_for(secured, token) as client:
-        for call in (client.stats, lambda: client.search_text("x"), client.list_videos,
-                     lambda: client.ingest_path("/x.mp4")):
+        for call in (
+            client.stats,
+            lambda: client.search_text("x"),
+            client.list_videos,
+            lambda: client.ingest_path("/x.mp4"),
+        ):
             with pytest.raises(ClientError) as info:
                 call()
             assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
@@ -93,9 +114,7 @@ def test_health_needs_no_token(secured: tuple[RunningServer, bytes]) -> None:
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_plaintext_client_cannot_talk_to_a_tls_server(
-    secured: tuple[RunningServer, bytes]
-) -> None:
+def test_plaintext_client_cannot_talk_to_a_tls_server(secured: tuple[RunningServer, bytes]) -> None:
     server, _ = secured
     with SceneSearchClient(f"127.0.0.1:{server.port}", timeout_s=5, token=TOKEN) as client:
         with pytest.raises(ClientError) as info:
@@ -116,8 +135,9 @@ def test_concurrent_rpc_limit_gives_resource_exhausted(
         release.wait(20)
 
     with client_for(secured, TOKEN) as client:
-        calls = [client.stub.UploadVideo(held(), timeout=30, metadata=client.metadata)
-                 for _ in range(4)]
+        calls = [
+            client.stub.UploadVideo(held(), timeout=30, metadata=client.metadata) for _ in range(4)
+        ]
         try:
             codes = set()
             for _ in range(20):  # the holders take a moment to occupy their slots
