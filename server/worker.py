@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -43,12 +44,25 @@ def _inject_fault(path: str) -> None:
                 time.sleep(3600)
 
 
+def _exit_with_parent() -> None:
+    """Exit when the server dies (even by SIGKILL), instead of decoding for nobody."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def worker_main(
     model: str, device: str, precision: str, tasks: Queue[Any], events: Queue[Any]
 ) -> None:
     """Entry point of the worker process. Events: ready, progress, result, error, fatal."""
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when the worker stops
+    _exit_with_parent()
     from scenesearch.server.embedder import ClipEmbedder
     from scenesearch.server.errors import SceneSearchError
     from scenesearch.server.pipeline.ingest import default_stages, ingest_file
