@@ -33,7 +33,15 @@ DIM = 512
 CONFIGS: list[tuple[str, dict[str, str], list[dict[str, str]]]] = [
     ("flat", {}, [{}]),
     ("hnsw", {"M": "32", "efConstruction": "80"}, [{"efSearch": "64"}, {"efSearch": "128"}]),
-    ("ivfpq", {"m": "64"}, [{"nprobe": "16", "rerank": "4"}, {"nprobe": "32", "rerank": "10"}]),
+    (
+        "ivfpq",
+        {"m": "64"},
+        [
+            {"nprobe": "16", "rerank": "4"},
+            {"nprobe": "32", "rerank": "10"},
+            {"nprobe": "128", "rerank": "10"},
+        ],
+    ),
     ("lsh", {"nbits": "512"}, [{"rerank": "0"}, {"rerank": "10"}, {"rerank": "20"}]),
     ("lsh", {"nbits": "1024"}, [{"rerank": "10"}]),
 ]

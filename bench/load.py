@@ -1,0 +1,279 @@
+"""Load benchmark: concurrent clients against a live server on loopback.
+
+Phases, in one run:
+  1. text-batching: text searches from 1 client, then from 8, for a fixed time each;
+  2. mixed load: N clients (default 16) mixing text, image and "more like this" searches
+     while one more client ingests (uploads) and deletes videos, for a fixed time;
+  3. search latency on an idle server, for the p99/p50 comparison with phase 2.
+
+The server runs as its own process with ViT-B/32's real cost (random weights). Errors are
+counted per RPC; NOT_FOUND for a scene whose video was just deleted is the one expected error.
+
+Usage: python bench/load.py [--clients 16] [--seconds 30] [--model tiny|vit-b-32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import numpy as np
+from PIL import Image
+
+from scenesearch.client.remote import ClientError, SceneSearchClient
+from scenesearch.server.random_model import write_random_clip
+from scenesearch.server.synthetic import scene_palette, write_video
+
+WORDS = [
+    "office",
+    "beach",
+    "street",
+    "night",
+    "forest",
+    "kitchen",
+    "people",
+    "car",
+    "construction",
+    "stadium",
+    "sky",
+    "dog",
+    "cat",
+    "river",
+    "mountain",
+    "crowd",
+    "train",
+    "city",
+    "snow",
+    "desert",
+]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.expected: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def call(self, name: str, fn: Callable[[], object]) -> None:
+        started = time.perf_counter()
+        try:
+            fn()
+        except ClientError as exc:
+            with self._lock:
+                if exc.code == grpc.StatusCode.NOT_FOUND:
+                    self.expected[name] += 1
+                else:
+                    self.errors[name] += 1
+                    print(f"unexpected {name} error: {exc}", file=sys.stderr)
+            return
+        with self._lock:
+            self.latency[name].append((time.perf_counter() - started) * 1000)
+
+
+def run_clients(count: int, seconds: float, body: Callable[[random.Random], None]) -> None:
+    stop = time.perf_counter() + seconds
+
+    def loop(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.perf_counter() < stop:
+            body(rng)
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def png(index: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(scene_palette(index, 320, 240)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def start_server(data: Path, model: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scenesearch.server",
+            "--data-dir",
+            str(data),
+            "--model",
+            str(model),
+            "--address",
+            "127.0.0.1:0",
+            "--max-workers",
+            "48",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stdout = proc.stdout
+    assert stdout is not None
+    for line in stdout:
+        if match := re.search(r"listening on port (\d+)", line):
+            threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
+            return proc, f"127.0.0.1:{match.group(1)}"
+    raise RuntimeError("the server did not start")
+
+
+def percentile_row(
+    name: str, values: list[float], seconds: float, errors: int, expected: int
+) -> str:
+    arr = np.asarray(values) if values else np.zeros(1)
+    return (
+        f"| {name} | {len(values)} | {len(values) / seconds:.1f} | "
+        f"{np.percentile(arr, 50):.1f} | {np.percentile(arr, 95):.1f} | "
+        f"{np.percentile(arr, 99):.1f} | {errors} | {expected} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--model", choices=("tiny", "vit-b-32"), default="vit-b-32")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/load.md"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        model = write_random_clip(root / "model", args.model)
+        videos = [
+            write_video(root / "media" / f"v{i}.mp4", [2.0, 2.0, 2.0], seed=i).path
+            for i in range(8)
+        ]
+        proc, address = start_server(root / "data", model)
+        try:
+            client = SceneSearchClient(address, timeout_s=120)
+            for path in videos[:4]:
+                client.upload(path)
+
+            def text_search(rng: random.Random, rec: Recorder) -> None:
+                query = " ".join(rng.choice(WORDS) for _ in range(4))
+                rec.call("search text", lambda: client.search_text(query))
+
+            batching = {}
+            for n in (1, 8):
+                rec = Recorder()
+                run_clients(n, args.seconds / 2, functools.partial(text_search, rec=rec))
+                batching[n] = len(rec.latency["search text"]) / (args.seconds / 2)
+
+            images = [png(i) for i in range(6)]
+            rec = Recorder()
+            stop_writer = threading.Event()
+
+            def writer() -> None:
+                rng = random.Random(99)
+                while not stop_writer.is_set():
+                    path = videos[rng.randrange(4, len(videos))]
+                    rec.call("upload+ingest", functools.partial(client.upload, path))
+                    ready = [v.id for v in client.list_videos() if v.status == "ready"]
+                    extra = [v for v in ready if v > 4]
+                    if extra:
+                        victim = rng.choice(extra)
+                        rec.call("delete", functools.partial(client.delete_video, victim))
+
+            def mixed(rng: random.Random) -> None:
+                roll = rng.random()
+                if roll < 0.5:
+                    text_search(rng, rec)
+                elif roll < 0.8:
+                    rec.call(
+                        "search image", lambda: client.search_image(rng.choice(images), top_k=10)
+                    )
+                else:
+                    scene = rng.randint(1, 60)
+                    rec.call("search scene", lambda: client.search_scene(scene, top_k=10))
+
+            writer_thread = threading.Thread(target=writer)
+            writer_thread.start()
+            run_clients(args.clients, args.seconds, mixed)
+            stop_writer.set()
+            writer_thread.join()
+
+            idle = Recorder()
+
+            def idle_mixed(rng: random.Random) -> None:
+                if rng.random() < 0.5:
+                    text_search(rng, idle)
+                else:
+                    idle.call("search image", lambda: client.search_image(rng.choice(images)))
+
+            run_clients(args.clients, args.seconds / 2, idle_mixed)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+
+    header = [
+        "| RPC | calls | per s | p50 ms | p95 ms | p99 ms | errors | expected errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    mixed_rows = [
+        percentile_row(name, rec.latency[name], args.seconds, rec.errors[name], rec.expected[name])
+        for name in ("search text", "search image", "search scene", "upload+ingest", "delete")
+    ]
+    idle_rows = [
+        percentile_row(
+            name, idle.latency[name], args.seconds / 2, idle.errors[name], idle.expected[name]
+        )
+        for name in ("search text", "search image")
+    ]
+    searches = [x for n in ("search text", "search image", "search scene") for x in rec.latency[n]]
+    ratio = np.percentile(searches, 99) / np.percentile(searches, 50) if searches else 0.0
+    unexpected = sum(rec.errors.values()) + sum(idle.errors.values())
+    lines = [
+        "# Load benchmark",
+        "",
+        f"Server: separate process on loopback, model {args.model} (random weights), CPU; "
+        f"{args.clients} search clients + 1 ingest/delete client for {args.seconds:.0f} s. "
+        f"Command: `python bench/load.py --clients {args.clients} --seconds "
+        f"{args.seconds:.0f} --model {args.model}`.",
+        "",
+        "## Text batching",
+        "",
+        "| clients | text searches/s |",
+        "|---:|---:|",
+        f"| 1 | {batching[1]:.1f} |",
+        f"| 8 | {batching[8]:.1f} |",
+        "",
+        f"8 clients vs 1: **{batching[8] / batching[1]:.2f}x** (target ≥ 2.5x)",
+        "",
+        "## Mixed load while ingesting and deleting",
+        "",
+        *header,
+        *mixed_rows,
+        "",
+        f"Search p99 / p50 while ingesting: **{ratio:.2f}x** (target ≤ 5x). Unexpected "
+        f"errors: **{unexpected}**.",
+        "",
+        "## Searches on an idle server (same clients)",
+        "",
+        *header,
+        *idle_rows,
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
