@@ -245,10 +245,16 @@ class JobRunner:
         job.publish(replace(job.progress, **changes))
 
     def _run(self, job: Job) -> None:
-        size = max(job.path.stat().st_size, 1)
         self._set(job, stage=Stage.HASHING)
         self._table.update(job.id, JobStatus.RUNNING, Stage.HASHING.value, 0.0)
-        digest = file_sha256(job.path, lambda n: self._set(job, fraction=HASH_SHARE * n / size))
+        try:
+            size = max(job.path.stat().st_size, 1)
+            digest = file_sha256(job.path, lambda n: self._set(job, fraction=HASH_SHARE * n / size))
+        except OSError as exc:  # removed or unreadable since it was queued
+            self._fail(
+                job, "InvalidArgument", f"cannot read {job.display_path}: {exc.strerror or exc}"
+            )
+            return
         existing, video_id = self._store.reserve_video(job.display_path, digest)
         if existing is not None:
             self._finish(job, existing.id, already=True)
