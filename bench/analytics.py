@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_file import publish
 
 from scenesearch.server.device import preferred_dtype
 from scenesearch.server.embedder import ClipEmbedder, normalise
@@ -149,10 +150,7 @@ def main() -> None:
         "videos are streamed one at a time",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from results_file import publish
 
 from scenesearch.server.domain import Vectors
 from scenesearch.server.embedder import normalise
@@ -198,9 +199,7 @@ def main() -> None:
     for n in args.sizes:
         rows += run_size(n, set(args.kinds), args.sqlite_rerank and n <= 200_000)
     text = "\n".join(header + rows) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    publish(text, args.out, echo=False)
 
 
 if __name__ == "__main__":

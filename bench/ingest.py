@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import torch
+from results_file import publish
 
 from scenesearch.server.device import preferred_dtype
 from scenesearch.server.domain import IngestParams, Vectors
@@ -132,10 +133,7 @@ def main() -> None:
         f"- speed-up over naive every-frame CLIP: **{naive_s / ingest_s:.1f}x**",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

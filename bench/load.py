@@ -18,9 +18,7 @@ import argparse
 import functools
 import io
 import random
-import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,8 +30,10 @@ from pathlib import Path
 import grpc
 import numpy as np
 from PIL import Image
+from results_file import publish
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
+from scenesearch.server.launch import spawn_server
 from scenesearch.server.random_model import write_random_clip
 from scenesearch.server.synthetic import scene_palette, write_video
 
@@ -105,34 +105,6 @@ def png(index: int) -> bytes:
     return buf.getvalue()
 
 
-def start_server(data: Path, model: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scenesearch.server",
-            "--data-dir",
-            str(data),
-            "--model",
-            str(model),
-            "--address",
-            "127.0.0.1:0",
-            "--max-workers",
-            "48",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stdout = proc.stdout
-    assert stdout is not None
-    for line in stdout:
-        if match := re.search(r"listening on port (\d+)", line):
-            threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
-            return proc, f"127.0.0.1:{match.group(1)}"
-    raise RuntimeError("the server did not start")
-
-
 def percentile_row(
     name: str, values: list[float], seconds: float, errors: int, expected: int
 ) -> str:
@@ -159,7 +131,18 @@ def main() -> None:
             write_video(root / "media" / f"v{i}.mp4", [2.0, 2.0, 2.0], seed=i).path
             for i in range(8)
         ]
-        proc, address = start_server(root / "data", model)
+        proc, address = spawn_server(
+            [
+                "--data-dir",
+                str(root / "data"),
+                "--model",
+                str(model),
+                "--address",
+                "127.0.0.1:0",
+                "--max-workers",
+                "48",
+            ]
+        )
         try:
             client = SceneSearchClient(address, timeout_s=120)
             for path in videos[:4]:
@@ -269,10 +252,7 @@ def main() -> None:
         *idle_rows,
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import random
-import re
 import signal
 import sqlite3
 import subprocess
@@ -27,16 +26,14 @@ from pathlib import Path
 from PIL import Image
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
+from scenesearch.server.launch import spawn_server
 from scenesearch.server.random_model import write_random_clip
 from scenesearch.server.synthetic import scene_palette, write_video
 
 
 def start(data: Path, media: Path, model: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
+    return spawn_server(
         [
-            sys.executable,
-            "-m",
-            "scenesearch.server",
             "--data-dir",
             str(data),
             "--media-root",
@@ -47,19 +44,8 @@ def start(data: Path, media: Path, model: Path) -> tuple[subprocess.Popen[str], 
             "127.0.0.1:0",
             "--precision",
             "fp32",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        ]
     )
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    for line in stdout:
-        if match := re.search(r"listening on port (\d+)", line):
-            # Keep draining the log so the server never blocks on a full pipe.
-            threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
-            return proc, f"127.0.0.1:{match.group(1)}"
-    raise RuntimeError(f"server exited with {proc.wait()}")
 
 
 def query_png() -> bytes:

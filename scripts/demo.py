@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -87,10 +85,10 @@ def build_slideshow(media: Path) -> tuple[Path, list[str]]:
 
 
 def start_server(model: str, data: Path, media: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
+    from scenesearch.server.launch import spawn_server
+
+    return spawn_server(
         [
-            str(BIN / "scenesearch"),
-            "serve",
             "--data-dir",
             str(data),
             "--media-root",
@@ -100,21 +98,8 @@ def start_server(model: str, data: Path, media: Path) -> tuple[subprocess.Popen[
             "--model",
             model,
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        echo=lambda line: print("  server:", line) if line.strip() else None,
     )
-    assert proc.stdout is not None
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"the server exited early (code {proc.wait()})")
-        print("  server:", line.rstrip())
-        match = re.search(r"listening on port (\d+)", line)
-        if match:
-            return proc, f"127.0.0.1:{match.group(1)}"
-    raise SystemExit("the server did not start in time")
 
 
 def cli(address: str, *args: str) -> None:

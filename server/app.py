@@ -21,6 +21,7 @@ from scenesearch.server.domain import IngestParams
 from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.jobs import IngestWorker, JobRunner
+from scenesearch.server.limits import ConcurrencyLimiter
 from scenesearch.server.search import SearchEngine
 from scenesearch.server.service import SceneSearchService, ServiceDeps
 from scenesearch.server.store import Store
@@ -119,12 +120,14 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
-    interceptors = [BearerTokenInterceptor(settings.auth_token)] if settings.auth_token else []
+    interceptors: list[grpc.ServerInterceptor] = []
+    if settings.auth_token:
+        interceptors.append(BearerTokenInterceptor(settings.auth_token))
+    interceptors.append(ConcurrencyLimiter(settings.max_concurrent_rpcs))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         options=options,
         interceptors=interceptors,
-        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     pb_grpc.add_SceneSearchServicer_to_server(SceneSearchService(deps), server)
     health_servicer = health.HealthServicer()

@@ -69,6 +69,7 @@ def secured(
         tls_cert=cert,
         tls_key=key,
         max_concurrent_rpcs=4,
+        max_workers=16,
         max_queued_jobs=1,
     )
     running = start_server(settings)
@@ -135,19 +136,22 @@ def test_concurrent_rpc_limit_gives_resource_exhausted(
         release.wait(20)
 
     with client_for(secured, TOKEN) as client:
+        # Six callers for four slots, and nothing else in flight: exactly two are refused.
         calls = [
-            client.stub.UploadVideo(held(), timeout=30, metadata=client.metadata) for _ in range(4)
+            client.stub.UploadVideo(held(), timeout=30, metadata=client.metadata) for _ in range(6)
         ]
         try:
-            codes = set()
-            for _ in range(20):  # the holders take a moment to occupy their slots
-                try:
-                    client.stats()
-                except ClientError as exc:
-                    codes.add(exc.code)
+            for _ in range(100):
+                if sum(c.done() for c in calls) >= 2:
                     break
                 threading.Event().wait(0.1)
-            assert codes == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+            threading.Event().wait(0.5)
+            refused = [c.code() for c in calls if c.done()]
+            assert refused == [grpc.StatusCode.RESOURCE_EXHAUSTED] * 2
+            with pytest.raises(ClientError) as info:
+                client.stats()
+            assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "busy" in info.value.message
         finally:
             for call in calls:
                 call.cancel()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import threading
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
 from scenesearch.server.app import start_server
+from scenesearch.server.launch import spawn_server
 from scenesearch.server.synthetic import WrittenVideo
 from tests.conftest import make_settings
 from tests.helpers import frame_png, ingest
@@ -78,10 +78,8 @@ def test_every_kind_gives_the_same_top_scene_and_rebuild_keeps_serving(
 def test_serve_with_lsh_from_the_command_line(
     tmp_path: Path, tiny_model: Path, media_root: Path, three_scenes: WrittenVideo
 ) -> None:
-    server = subprocess.Popen(
+    server, address_port = spawn_server(
         [
-            SCRIPT,
-            "serve",
             "--data-dir",
             str(tmp_path / "data"),
             "--model",
@@ -99,19 +97,10 @@ def test_serve_with_lsh_from_the_command_line(
             "--precision",
             "fp32",
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        command=(SCRIPT, "serve"),  # the console script, as a user runs it
     )
     try:
-        assert server.stdout is not None
-        port = None
-        for line in server.stdout:
-            if match := re.search(r"listening on port (\d+)", line):
-                port = match.group(1)
-                break
-        assert port, "server did not start"
-        address = ["--address", f"127.0.0.1:{port}"]
+        address = ["--address", address_port]
         subprocess.run(
             [SCRIPT, *address, "ingest", str(three_scenes.path)],
             check=True,
