@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from scenesearch.server.device import preferred_dtype, select_device
+from scenesearch.server.device import cpu_has_amx_bf16, preferred_dtype, select_device
 from scenesearch.server.embedder import ClipEmbedder, decode_image
 from scenesearch.server.errors import InvalidArgument, ModelLoadError
 
@@ -65,7 +65,21 @@ def test_device_selection_on_this_machine() -> None:
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert select_device("auto").type in {expected, "mps", "hpu"}
     assert select_device("cpu") == torch.device("cpu")
-    assert preferred_dtype(torch.device("cpu")) == torch.float32
+    fast_bf16 = cpu_has_amx_bf16()
+    assert preferred_dtype(torch.device("cpu")) == (torch.bfloat16 if fast_bf16 else torch.float32)
+    assert preferred_dtype(torch.device("cpu"), "fp32") == torch.float32
     assert preferred_dtype(torch.device("cuda")) == torch.float16
+    assert preferred_dtype(torch.device("hpu")) == torch.bfloat16
+    with pytest.raises(ValueError, match="unknown precision"):
+        preferred_dtype(torch.device("cpu"), "fp8")
     with pytest.raises(ValueError, match="unknown device"):
         select_device("tpu-9000")
+
+
+def test_bf16_embeddings_agree_with_fp32(tiny_model: Path, embedder: ClipEmbedder) -> None:
+    half = ClipEmbedder.load(str(tiny_model), "cpu", "bf16")
+    assert half.dtype == torch.bfloat16
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(4)]
+    agreement = np.sum(half.embed_images(images) * embedder.embed_images(images), axis=1)
+    assert np.all(agreement > 0.99)
