@@ -77,11 +77,14 @@ def build_slideshow(media: Path) -> tuple[Path, list[str]]:
     )
     cuts = ", ".join(f"{t:.1f}s" for t in video.scene_starts_s)
     print(f"wrote {video.path.name}: {len(photos)} photos ({', '.join(PHOTOS)}), cuts at {cuts}")
-    query = media.parent / "query_chelsea.png"
-    buf = io.BytesIO()
-    Image.fromarray(photos[PHOTOS.index("chelsea")]).resize((300, 200)).save(buf, "PNG")
-    query.write_bytes(buf.getvalue())
-    return video.path, [str(query)]
+    queries = []
+    for name in ("chelsea", "rocket"):
+        query = media.parent / f"query_{name}.png"
+        buf = io.BytesIO()
+        Image.fromarray(photos[PHOTOS.index(name)]).resize((300, 200)).save(buf, "PNG")
+        query.write_bytes(buf.getvalue())
+        queries.append(str(query))
+    return video.path, queries
 
 
 def start_server(model: str, data: Path, media: Path) -> tuple[subprocess.Popen[str], str]:
@@ -115,7 +118,7 @@ def main() -> None:
     shutil.rmtree(data, ignore_errors=True)
     media.mkdir(parents=True, exist_ok=True)
     say("2. sample video")
-    video, (query,) = build_slideshow(media)
+    video, (query, rocket) = build_slideshow(media)
     say("3. server")
     proc, address = start_server(model, data, media)
     try:
@@ -126,10 +129,17 @@ def main() -> None:
         cli(address, "search", "a cat lying on a blanket", "--top-k", "3")
         say("6. image search (a photo of the cat; expect the scene at 00:00:06.000 first)")
         cli(address, "search", "--image", query, "--top-k", "3")
-        say("7. stats")
+        say("7. classify: which photo is where (example images as prompts)")
+        cli(address, "classify", "1", "--prompt-image", query, "--prompt-image", rocket,
+            "--null-prompt", "something else", "--interval", "3")
+        say("8. timeline of the cat photo, plotted")
+        plot = DEMO / "timeline.png"
+        cli(address, "timeline", "1", "--prompt-image", query, "--smooth", "3",
+            "--threshold", "0.9", "--plot", str(plot))
+        say("9. stats")
         cli(address, "stats")
     finally:
-        say("8. stopping the server")
+        say("10. stopping the server")
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)

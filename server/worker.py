@@ -7,6 +7,7 @@ the IngestResult back and the server commits it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -63,6 +64,9 @@ def worker_main(
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when the worker stops
     _exit_with_parent()
+    # Ingest is background work: searches in the server process get the CPU first.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     from scenesearch.server.embedder import ClipEmbedder
     from scenesearch.server.errors import SceneSearchError
     from scenesearch.server.pipeline.ingest import default_stages, ingest_file
