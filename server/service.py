@@ -149,6 +149,8 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
 
     def _follow(self, job: Job, context: grpc.ServicerContext) -> Iterator[pb.IngestProgress]:
         for progress in job.updates():
+            if not context.is_active():
+                return  # the client left; the job goes on and its result is kept
             if job.done and job.error_kind:
                 code = JOB_FAILURE_STATUS.get(job.error_kind, grpc.StatusCode.INTERNAL)
                 context.abort(code, progress.message)
