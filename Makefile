@@ -8,17 +8,24 @@ PIP    := $(VENV)/bin/pip
 TORCH_SPEC ?= torch==2.13.0
 PROTO_SRC := proto/scenesearch/v1/scenesearch.proto
 
+# Strict editable mode builds a tree of links (so mypy and tools see scenesearch.*); a module
+# added or removed needs a relink, which is cheap and happens whenever a module changes.
+MODULES := $(shell find proto server client -name '*.py' -not -path '*/__pycache__/*')
+
 .PHONY: install proto proto-check lint test test-fast demo serve bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q "$(TORCH_SPEC)"
-	# strict editable mode builds a real tree of links, so mypy and tools see scenesearch.*
 	$(PIP) install -q -e ".[dev]" --config-settings editable_mode=strict
 	touch $@
 
-install: $(VENV)/.installed
+$(VENV)/.linked: $(VENV)/.installed $(MODULES)
+	$(PIP) install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
+	touch $@
+
+install: $(VENV)/.linked
 
 proto: install
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto \
