@@ -129,6 +129,8 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
                 if message.WhichOneof("payload") != "chunk":
                     raise InvalidArgument("only chunks may follow the upload header")
                 sink.write(message.chunk)
+            if not context.is_active():  # the client went away: what arrived is not a file
+                raise InvalidArgument("the upload was cancelled before it finished")
             if header.size_bytes and sink.received != header.size_bytes:
                 raise InvalidArgument(
                     f"upload incomplete: received {sink.received} of {header.size_bytes} "
