@@ -130,12 +130,34 @@ def main() -> None:
         say("6. image search (a photo of the cat; expect the scene at 00:00:06.000 first)")
         cli(address, "search", "--image", query, "--top-k", "3")
         say("7. classify: which photo is where (example images as prompts)")
-        cli(address, "classify", "1", "--prompt-image", query, "--prompt-image", rocket,
-            "--null-prompt", "something else", "--interval", "3")
+        cli(
+            address,
+            "classify",
+            "1",
+            "--prompt-image",
+            query,
+            "--prompt-image",
+            rocket,
+            "--null-prompt",
+            "something else",
+            "--interval",
+            "3",
+        )
         say("8. timeline of the cat photo, plotted")
         plot = DEMO / "timeline.png"
-        cli(address, "timeline", "1", "--prompt-image", query, "--smooth", "3",
-            "--threshold", "0.9", "--plot", str(plot))
+        cli(
+            address,
+            "timeline",
+            "1",
+            "--prompt-image",
+            query,
+            "--smooth",
+            "3",
+            "--threshold",
+            "0.9",
+            "--plot",
+            str(plot),
+        )
         say("9. stats")
         cli(address, "stats")
     finally:
