@@ -8,6 +8,8 @@ from typing import Any
 
 import grpc
 
+from scenesearch.server.handlers import handler_like
+
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 
 
@@ -21,13 +23,7 @@ def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
             "(scenesearch --token, or SCENESEARCH_TOKEN)",
         )
 
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(abort)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(abort)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(abort)
-    return grpc.unary_unary_rpc_method_handler(abort)
+    return handler_like(handler, abort)
 
 
 class BearerTokenInterceptor(grpc.ServerInterceptor):

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from scenesearch.server.auth import OPEN_PREFIXES
+from scenesearch.server.handlers import behaviour_of, handler_like
 
 
 class ConcurrencyLimiter(grpc.ServerInterceptor):
@@ -37,8 +38,8 @@ class ConcurrencyLimiter(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(OPEN_PREFIXES):
             return handler
+        inner = behaviour_of(handler)
         if handler.response_streaming:
-            inner = handler.unary_stream or handler.stream_stream
 
             def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 if not self._slots.acquire(blocking=False):
@@ -48,25 +49,14 @@ class ConcurrencyLimiter(grpc.ServerInterceptor):
                 finally:
                     self._slots.release()
 
-            make = (
-                grpc.stream_stream_rpc_method_handler
-                if handler.request_streaming
-                else grpc.unary_stream_rpc_method_handler
-            )
-            return make(streaming, handler.request_deserializer, handler.response_serializer)
-        inner_unary = handler.unary_unary or handler.stream_unary
+            return handler_like(handler, streaming)
 
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
             if not self._slots.acquire(blocking=False):
                 self._refuse(context)
             try:
-                return inner_unary(request, context)
+                return inner(request, context)
             finally:
                 self._slots.release()
 
-        make_unary = (
-            grpc.stream_unary_rpc_method_handler
-            if handler.request_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
-        return make_unary(unary, handler.request_deserializer, handler.response_serializer)
+        return handler_like(handler, unary)
