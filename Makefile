@@ -33,7 +33,7 @@ proto: install
 
 # Fails when the committed stubs differ from what protoc generates now.
 proto-check: install
-	$(PY) scripts/check_proto.py
+	$(PY) -m scripts.check_proto
 
 lint: install
 	$(VENV)/bin/ruff check server client tests bench scripts
@@ -48,14 +48,14 @@ test-fast: install
 	$(VENV)/bin/pytest -q -m "not slow"
 
 demo: install
-	$(PY) scripts/demo.py
+	$(PY) -m scripts.demo
 
 serve: install
 	$(VENV)/bin/scenesearch serve
 
 bench: install
-	$(PY) bench/ingest.py
-	$(PY) bench/index.py
+	$(PY) -m bench.ingest
+	$(PY) -m bench.index
 
 clean:
 	rm -rf $(VENV) build .demo .mypy_cache .ruff_cache .pytest_cache

@@ -6,7 +6,7 @@ alternative, re-embedding every frame, is timed on a sample of frames with ViT-B
 cost (random weights) and extrapolated. Peak memory is the Python/numpy peak during the
 classify call (tracemalloc), so it shows whether memory stays bounded per video.
 
-Usage: python bench/analytics.py [--videos 1000] [--frames 600] [--out ...]
+Usage: python -m bench.analytics [--videos 1000] [--frames 600] [--out ...]
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from results_file import publish
 
+from bench.results_file import publish
 from scenesearch.server.device import preferred_dtype
 from scenesearch.server.embedder import ClipEmbedder, normalise
-from scenesearch.server.random_model import VIT_B_32, random_clip
-from scenesearch.server.store import Store
-from scenesearch.server.video_analytics import AnalyticsEngine, Prompt
+from scenesearch.server.query.analytics import AnalyticsEngine, Prompt
+from scenesearch.server.storage.store import Store
+from tests.support.random_model import VIT_B_32, random_clip
 
 DIM = 512
 PROMPTS = [
@@ -135,7 +135,7 @@ def main() -> None:
         f"stored frames ({total_frames:,} frame vectors, {library_mb:,.0f} MB of float32; "
         f"SQLite file {db_mb:,.0f} MB), 5 s intervals. Machine: {platform.machine()}, "
         f"{torch.get_num_threads()} threads, embeddings in {str(dtype)[6:]}. Command: "
-        f"`python bench/analytics.py`.",
+        f"`python -m bench.analytics`.",
         "",
         "| what | wall time | peak memory |",
         "|---|---:|---:|",

@@ -5,7 +5,7 @@ Every kind is built and queried in the same run, so ratios are side by side. Re-
 (lsh, ivfpq) read exact vectors from an in-memory array here; `--sqlite-rerank` also measures
 them reading from SQLite, as the server does.
 
-Usage: python bench/index.py [--sizes 100000 1000000] [--out bench/results/index.md]
+Usage: python -m bench.index [--sizes 100000 1000000] [--out bench/results/index.md]
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from results_file import publish
 
+from bench.results_file import publish
 from scenesearch.server.domain import Vectors
 from scenesearch.server.embedder import normalise
 from scenesearch.server.index import create_index
 from scenesearch.server.index.base import Ids, VectorIndex, VectorLookup
 from scenesearch.server.index.ivfpq import IvfPqIndex
-from scenesearch.server.store import Store
+from scenesearch.server.storage.store import Store
 
 DIM = 512
 # (kind, build parameters, search-time variants measured on the same built index)
@@ -188,7 +188,7 @@ def main() -> None:
         f"512-d unit vectors around n/250 (min 1000) cluster centres; 200 single queries for "
         f"latency, 1000 in one batch for throughput; k=10; recall@10 against `flat`. Machine: "
         f"{platform.machine()}, {faiss.omp_get_max_threads()} FAISS threads. Command: "
-        f"`python bench/index.py {' '.join(str(s) for s in args.sizes)}`.",
+        f"`python -m bench.index {' '.join(str(s) for s in args.sizes)}`.",
         "",
         "| vectors | kind | build s | bytes/vector | p50 ms | p99 ms | p50 vs flat | batch "
         "QPS | recall@10 |",

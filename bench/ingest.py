@@ -8,7 +8,7 @@ what it costs with the real model. Everything is measured side by side in one ru
   ingest        the real pipeline: decode, detect, sample, embed overlapped
   naive         CLIP on every frame (the approach this pipeline avoids)
 
-Usage: python bench/ingest.py [--seconds 60] [--out bench/results/ingest.md]
+Usage: python -m bench.ingest [--seconds 60] [--out bench/results/ingest.md]
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import torch
-from results_file import publish
 
+from bench.results_file import publish
 from scenesearch.server.device import preferred_dtype
 from scenesearch.server.domain import IngestParams, Vectors
 from scenesearch.server.embedder import ClipEmbedder
-from scenesearch.server.pipeline.decode import VideoDecoder
-from scenesearch.server.pipeline.ingest import default_stages, ingest_file
-from scenesearch.server.random_model import VIT_B_32, random_clip
-from scenesearch.server.synthetic import write_video
+from scenesearch.server.ingest.pipeline.decode import VideoDecoder
+from scenesearch.server.ingest.pipeline.orchestrator import default_stages, ingest_file
+from tests.support.random_model import VIT_B_32, random_clip
+from tests.support.synthetic import write_video
 
 
 def timed(fn):  # type: ignore[no-untyped-def]
@@ -117,7 +117,7 @@ def main() -> None:
         f"model: random ViT-B/32 (`CLIPModel(CLIPConfig())`) in {str(dtype)[6:]}, "
         f"batch {args.batch_size}; "
         f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}. Command: `python bench/ingest.py`.",
+        f"torch {torch.__version__}. Command: `python -m bench.ingest`.",
         "",
         "| stage | seconds | x real time | notes |",
         "|---|---:|---:|---|",

@@ -9,7 +9,7 @@ Phases, in one run:
 The server runs as its own process with ViT-B/32's real cost (random weights). Errors are
 counted per RPC; NOT_FOUND for a scene whose video was just deleted is the one expected error.
 
-Usage: python bench/load.py [--clients 16] [--seconds 30] [--model tiny|vit-b-32]
+Usage: python -m bench.load [--clients 16] [--seconds 30] [--model tiny|vit-b-32]
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from pathlib import Path
 import grpc
 import numpy as np
 from PIL import Image
-from results_file import publish
 
+from bench.results_file import publish
 from scenesearch.client.remote import ClientError, SceneSearchClient
-from scenesearch.server.launch import spawn_server
-from scenesearch.server.random_model import write_random_clip
-from scenesearch.server.synthetic import scene_palette, write_video
+from tests.support.launch import spawn_server
+from tests.support.random_model import write_random_clip
+from tests.support.synthetic import scene_palette, write_video
 
 WORDS = [
     "office",
@@ -226,7 +226,7 @@ def main() -> None:
         "",
         f"Server: separate process on loopback, model {args.model} (random weights), CPU; "
         f"{args.clients} search clients + 1 ingest/delete client for {args.seconds:.0f} s. "
-        f"Command: `python bench/load.py --clients {args.clients} --seconds "
+        f"Command: `python -m bench.load --clients {args.clients} --seconds "
         f"{args.seconds:.0f} --model {args.model}`.",
         "",
         "## Text batching",

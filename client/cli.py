@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     rebuild.set_defaults(func=cmd_index)
 
-    from scenesearch.client.analytics_cli import add_analytics_commands
+    from scenesearch.client.cli_analytics import add_analytics_commands
 
     add_analytics_commands(sub, with_json)
     return parser

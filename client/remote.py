@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from scenesearch.client.analytics import (
+from scenesearch.client.analytics_results import (
     Classification,
     Timeline,
     classification_from_proto,

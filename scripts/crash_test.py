@@ -7,7 +7,7 @@ After every kill the server is restarted on the same data dir and checked:
   - SQLite and the FAISS index agree (index size == scene count);
   - no job is left queued or running.
 
-Usage: python scripts/crash_test.py [--trials 20] [--seed 0]
+Usage: python -m scripts.crash_test [--trials 20] [--seed 0]
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 from PIL import Image
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
-from scenesearch.server.launch import spawn_server
-from scenesearch.server.random_model import write_random_clip
-from scenesearch.server.synthetic import scene_palette, write_video
+from tests.support.launch import spawn_server
+from tests.support.random_model import write_random_clip
+from tests.support.synthetic import scene_palette, write_video
 
 
 def start(data: Path, media: Path, model: Path) -> tuple[subprocess.Popen[str], str]:

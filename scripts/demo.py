@@ -54,7 +54,7 @@ def choose_model() -> str:
         "are meaningless. For real results: SCENESEARCH_MODEL=/path/to/clip make demo"
     )
     if not (local / "model.safetensors").exists():
-        from scenesearch.server.random_model import VIT_B_32, write_random_clip
+        from tests.support.random_model import VIT_B_32, write_random_clip
 
         write_random_clip(local, VIT_B_32)
     return str(local)
@@ -63,7 +63,7 @@ def choose_model() -> str:
 def build_slideshow(media: Path) -> tuple[Path, list[str]]:
     from skimage import data
 
-    from scenesearch.server.synthetic import photo_slideshow, write_video
+    from tests.support.synthetic import photo_slideshow, write_video
 
     photos = [getattr(data, name)() for name in PHOTOS]
     photos = [np.stack([p] * 3, axis=-1) if p.ndim == 2 else p[..., :3] for p in photos]
@@ -88,7 +88,7 @@ def build_slideshow(media: Path) -> tuple[Path, list[str]]:
 
 
 def start_server(model: str, data: Path, media: Path) -> tuple[subprocess.Popen[str], str]:
-    from scenesearch.server.launch import spawn_server
+    from tests.support.launch import spawn_server
 
     return spawn_server(
         [

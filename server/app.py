@@ -14,19 +14,19 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from scenesearch.server.auth import BearerTokenInterceptor
-from scenesearch.server.catalog import Catalog
+from scenesearch.server.api.auth import BearerTokenInterceptor
+from scenesearch.server.api.limits import ConcurrencyLimiter
+from scenesearch.server.api.service import SceneSearchService, ServiceDeps
 from scenesearch.server.config import Settings
 from scenesearch.server.domain import IngestParams
 from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.jobs import IngestWorker, JobRunner
-from scenesearch.server.limits import ConcurrencyLimiter
-from scenesearch.server.search import SearchEngine
-from scenesearch.server.service import SceneSearchService, ServiceDeps
-from scenesearch.server.store import Store
-from scenesearch.server.text_batcher import TextEncoder
-from scenesearch.server.video_analytics import AnalyticsEngine
+from scenesearch.server.ingest.jobs import IngestWorker, JobRunner
+from scenesearch.server.query.analytics import AnalyticsEngine
+from scenesearch.server.query.search import SearchEngine
+from scenesearch.server.query.text_batcher import TextEncoder
+from scenesearch.server.storage.catalog import Catalog
+from scenesearch.server.storage.store import Store
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 

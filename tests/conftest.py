@@ -13,8 +13,8 @@ from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.config import IngestDefaults, Settings
 from scenesearch.server.embedder import ClipEmbedder
-from scenesearch.server.random_model import write_random_clip
-from scenesearch.server.synthetic import WrittenVideo, write_video
+from tests.support.random_model import write_random_clip
+from tests.support.synthetic import WrittenVideo, write_video
 
 # Tests never reach a model hub: a hub id must fail fast instead of retrying for a minute.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -9,7 +9,7 @@ import av
 from PIL import Image
 
 from scenesearch.client.remote import SceneSearchClient
-from scenesearch.server.synthetic import WrittenVideo
+from tests.support.synthetic import WrittenVideo
 
 
 def frame_png(video: WrittenVideo, at_s: float) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenesearch.server import analytics
+from scenesearch.server.query import frame_maths as analytics
 
 
 def sims_from_labels(labels: list[int], prompts: int) -> np.ndarray:

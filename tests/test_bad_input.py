@@ -21,10 +21,10 @@ import pytest
 from scenesearch.client.remote import ClientError, SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.config import IngestDefaults
-from scenesearch.server.synthetic import write_audio_only, write_video
-from scenesearch.server.worker import FAULT_ENV
+from scenesearch.server.ingest.worker import FAULT_ENV
 from scenesearch.v1 import scenesearch_pb2 as pb
 from tests.conftest import make_settings
+from tests.support.synthetic import write_audio_only, write_video
 
 UPLOAD_LIMIT = 200_000
 

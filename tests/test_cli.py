@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from scenesearch.server.app import RunningServer
-from scenesearch.server.synthetic import WrittenVideo, write_video
 from tests.helpers import frame_png
+from tests.support.synthetic import WrittenVideo, write_video
 
 SCRIPT = shutil.which("scenesearch") or str(Path(sys.executable).parent / "scenesearch")
 

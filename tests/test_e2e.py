@@ -14,9 +14,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from scenesearch.client.remote import ClientError, IngestUpdate, SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
-from scenesearch.server.synthetic import WrittenVideo, write_video
 from tests.conftest import make_settings
 from tests.helpers import frame_png, ingest
+from tests.support.synthetic import WrittenVideo, write_video
 
 
 def test_ingest_by_path_streams_progress_and_records_scenes(

@@ -11,9 +11,9 @@ import pytest
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
 from scenesearch.server.app import RunningServer
-from scenesearch.server.store import Store
-from scenesearch.server.synthetic import WrittenVideo
+from scenesearch.server.storage.store import Store
 from tests.helpers import frame_png, ingest
+from tests.support.synthetic import WrittenVideo
 from tests.test_cli import cli
 
 

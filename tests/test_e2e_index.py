@@ -12,10 +12,10 @@ import pytest
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
 from scenesearch.server.app import start_server
-from scenesearch.server.launch import spawn_server
-from scenesearch.server.synthetic import WrittenVideo
 from tests.conftest import make_settings
 from tests.helpers import frame_png, ingest
+from tests.support.launch import spawn_server
+from tests.support.synthetic import WrittenVideo
 from tests.test_cli import SCRIPT
 
 

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
-from scenesearch.server import convert
+from scenesearch.server.api import convert
 from scenesearch.server.domain import IngestParams, Progress, SceneHit, Stage, Video
 from scenesearch.server.errors import InvalidArgument, NotFound, PermissionDenied
-from scenesearch.server.media import resolve_media_path
-from scenesearch.server.search import ImageQuery, SceneQuery, TextQuery
+from scenesearch.server.ingest.media import resolve_media_path
+from scenesearch.server.query.search import ImageQuery, SceneQuery, TextQuery
 from scenesearch.v1 import scenesearch_pb2 as pb
 
 DEFAULTS = IngestParams(1.0, "content", 0.0, 16)

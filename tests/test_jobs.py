@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from scenesearch.server.catalog import Catalog
 from scenesearch.server.domain import IngestParams
 from scenesearch.server.errors import ResourceExhausted
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.job_table import INTERRUPTED, JobTable
-from scenesearch.server.jobs import IngestWorker, JobRunner
-from scenesearch.server.store import Store
+from scenesearch.server.ingest.job_table import INTERRUPTED, JobTable
+from scenesearch.server.ingest.jobs import IngestWorker, JobRunner
+from scenesearch.server.storage.catalog import Catalog
+from scenesearch.server.storage.store import Store
 
 PARAMS = IngestParams(1.0, "content", 0.0, 8)
 

@@ -10,8 +10,8 @@ import pytest
 from scenesearch.server.domain import IngestParams, IngestResult
 from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.errors import UnsupportedMedia
-from scenesearch.server.pipeline.ingest import default_stages, ingest_file
-from scenesearch.server.synthetic import WrittenVideo, write_audio_only, write_video
+from scenesearch.server.ingest.pipeline.orchestrator import default_stages, ingest_file
+from tests.support.synthetic import WrittenVideo, write_audio_only, write_video
 
 PARAMS = IngestParams(sample_interval_s=1.0, detector="content", threshold=0.0, batch_size=8)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from scenesearch.client.render import timestamp
-from scenesearch.server.pipeline.decode import rotate_upright, scaled_size
-from scenesearch.server.pipeline.sample import (
+from scenesearch.server.ingest.pipeline.decode import rotate_upright, scaled_size
+from scenesearch.server.ingest.pipeline.sample import (
     FrameClock,
     IntervalSampler,
     assign_frames,

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenesearch.server.catalog import Catalog
 from scenesearch.server.domain import IngestResult, SampledFrame, SceneSpan, Video, VideoInfo
 from scenesearch.server.embedder import normalise
 from scenesearch.server.errors import ModelMismatch, NotFound
 from scenesearch.server.index.base import read_envelope
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.store import Store
+from scenesearch.server.storage.catalog import Catalog
+from scenesearch.server.storage.store import Store
 
 DIM = 8
 

@@ -24,8 +24,8 @@ from scenesearch.server.index.base import (
     read_envelope,
     write_atomic,
 )
-from scenesearch.server.rwlock import ReadWriteLock
-from scenesearch.server.store import Store
+from scenesearch.server.index.rwlock import ReadWriteLock
+from scenesearch.server.storage.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from scenesearch.server.domain import IngestResult, Video
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.store import Store
+from scenesearch.server.storage.store import Store
 
 
 class Catalog:

@@ -14,7 +14,7 @@ import numpy as np
 
 from scenesearch.server.domain import SampledFrame, SceneSpan, Vectors
 from scenesearch.server.embedder import normalise
-from scenesearch.server.pipeline.decode import DecodedFrame
+from scenesearch.server.ingest.pipeline.decode import DecodedFrame
 
 
 class IntervalSampler:

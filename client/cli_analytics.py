@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scenesearch.client import render
-from scenesearch.client.analytics import Classification, Segment, Timeline
+from scenesearch.client.analytics_results import Classification, Segment, Timeline
 from scenesearch.client.plot import plot_timeline
 
 AddJson = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]

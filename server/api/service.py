@@ -12,8 +12,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from scenesearch.server import convert
-from scenesearch.server.catalog import Catalog
+from scenesearch.server.api import convert
 from scenesearch.server.domain import IngestParams, Stats
 from scenesearch.server.errors import (
     FailedPrecondition,
@@ -25,11 +24,12 @@ from scenesearch.server.errors import (
     SceneSearchError,
 )
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.jobs import Job, JobRunner
-from scenesearch.server.media import UploadSink, resolve_media_path
-from scenesearch.server.search import SearchEngine
-from scenesearch.server.store import Store
-from scenesearch.server.video_analytics import AnalyticsEngine
+from scenesearch.server.ingest.jobs import Job, JobRunner
+from scenesearch.server.ingest.media import UploadSink, resolve_media_path
+from scenesearch.server.query.analytics import AnalyticsEngine
+from scenesearch.server.query.search import SearchEngine
+from scenesearch.server.storage.catalog import Catalog
+from scenesearch.server.storage.store import Store
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 

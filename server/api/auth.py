@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from scenesearch.server.handlers import handler_like
+from scenesearch.server.api.handlers import handler_like
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 

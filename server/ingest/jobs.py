@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scenesearch.server.catalog import Catalog
 from scenesearch.server.domain import IngestParams, IngestResult, JobStatus, Progress, Stage
 from scenesearch.server.errors import ModelLoadError, ResourceExhausted
-from scenesearch.server.job_table import JobTable
-from scenesearch.server.store import Store
-from scenesearch.server.worker import IngestTask, worker_main
+from scenesearch.server.ingest.job_table import JobTable
+from scenesearch.server.ingest.worker import IngestTask, worker_main
+from scenesearch.server.storage.catalog import Catalog
+from scenesearch.server.storage.store import Store
 
 log = logging.getLogger(__name__)
 

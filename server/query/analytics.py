@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenesearch.server import analytics
 from scenesearch.server.domain import Vectors, Video
 from scenesearch.server.embedder import TextEmbedding
 from scenesearch.server.errors import FailedPrecondition, InvalidArgument
-from scenesearch.server.store import Store
+from scenesearch.server.query import frame_maths as analytics
+from scenesearch.server.storage.store import Store
 
 MAX_PROMPTS = 64
 MAX_SMOOTH = 1000

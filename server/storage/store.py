@@ -25,7 +25,7 @@ import sqlite_utils
 
 from scenesearch.server.domain import IngestResult, Scene, Vectors, Video
 from scenesearch.server.errors import ModelMismatch, NotFound
-from scenesearch.server.store_schema import (
+from scenesearch.server.storage.schema import (
     SCHEMA,
     SCHEMA_VERSION,
     FrameMatrix,

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scenesearch.server.domain import IngestParams, IngestResult, VideoInfo
-from scenesearch.server.pipeline.decode import VideoDecoder
-from scenesearch.server.pipeline.detect import CutDetector
-from scenesearch.server.pipeline.embed import ImageEncoder, OverlappedEmbedder
-from scenesearch.server.pipeline.sample import (
+from scenesearch.server.ingest.pipeline.decode import VideoDecoder
+from scenesearch.server.ingest.pipeline.detect import CutDetector
+from scenesearch.server.ingest.pipeline.embed import ImageEncoder, OverlappedEmbedder
+from scenesearch.server.ingest.pipeline.sample import (
     FrameClock,
     IntervalSampler,
     RecentFrames,

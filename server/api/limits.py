@@ -13,8 +13,8 @@ from typing import Any
 
 import grpc
 
-from scenesearch.server.auth import OPEN_PREFIXES
-from scenesearch.server.handlers import behaviour_of, handler_like
+from scenesearch.server.api.auth import OPEN_PREFIXES
+from scenesearch.server.api.handlers import behaviour_of, handler_like
 
 
 class ConcurrencyLimiter(grpc.ServerInterceptor):

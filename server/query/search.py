@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from scenesearch.server.domain import SceneHit, Vectors
 from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.store import Store
-from scenesearch.server.text_batcher import TextEncoder
+from scenesearch.server.query.text_batcher import TextEncoder
+from scenesearch.server.storage.store import Store
 
 DEFAULT_TOP_K = 10
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenesearch.server.analytics import Span
 from scenesearch.server.domain import (
     IngestParams,
     Progress,
@@ -15,7 +14,9 @@ from scenesearch.server.domain import (
     Video,
 )
 from scenesearch.server.errors import InvalidArgument
-from scenesearch.server.search import (
+from scenesearch.server.query.analytics import Prompt, VideoClassification, VideoTimeline
+from scenesearch.server.query.frame_maths import Span
+from scenesearch.server.query.search import (
     ImageQuery,
     Query,
     SceneQuery,
@@ -23,7 +24,6 @@ from scenesearch.server.search import (
     SearchResult,
     TextQuery,
 )
-from scenesearch.server.video_analytics import Prompt, VideoClassification, VideoTimeline
 from scenesearch.v1 import scenesearch_pb2 as pb
 
 STAGES = {

@@ -69,7 +69,7 @@ def worker_main(
         os.nice(10)
     from scenesearch.server.embedder import ClipEmbedder
     from scenesearch.server.errors import SceneSearchError
-    from scenesearch.server.pipeline.ingest import default_stages, ingest_file
+    from scenesearch.server.ingest.pipeline.orchestrator import default_stages, ingest_file
 
     try:
         embedder = ClipEmbedder.load(model, device, precision)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from scenesearch.server.domain import JobStatus
-from scenesearch.server.store import Store
+from scenesearch.server.storage.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
