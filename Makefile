@@ -12,13 +12,15 @@ PROTO_SRC := proto/scenesearch/v1/scenesearch.proto
 # added or removed needs a relink, which is cheap and happens whenever a module changes.
 MODULES := $(shell find proto server client -name '*.py' -not -path '*/__pycache__/*')
 
+LINTED := server client tests bench scripts proto/scenesearch/contract.py
+
 .PHONY: install proto proto-check lint test test-fast demo serve bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[dev]" --config-settings editable_mode=strict
+	$(PIP) install -q -e ".[server,dev]" --config-settings editable_mode=strict
 	touch $@
 
 $(VENV)/.linked: $(VENV)/.installed $(MODULES)
@@ -36,9 +38,9 @@ proto-check: install
 	$(PY) -m scripts.check_proto
 
 lint: install
-	$(VENV)/bin/ruff check server client tests bench scripts
-	$(VENV)/bin/ruff format --check server client tests bench scripts
-	$(VENV)/bin/mypy -p scenesearch.server -p scenesearch.client
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy -p scenesearch.server -p scenesearch.client -m scenesearch.contract
 	$(VENV)/bin/mypy tests bench scripts
 
 test: install

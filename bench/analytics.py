@@ -24,9 +24,10 @@ import torch
 
 from bench.results_file import publish
 from scenesearch.server.device import preferred_dtype
-from scenesearch.server.embedder import ClipEmbedder, normalise
+from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.query.analytics import AnalyticsEngine, Prompt
 from scenesearch.server.storage.store import Store
+from scenesearch.server.vector_maths import normalise
 from tests.support.random_model import VIT_B_32, random_clip
 
 DIM = 512

@@ -23,11 +23,11 @@ import numpy as np
 
 from bench.results_file import publish
 from scenesearch.server.domain import Vectors
-from scenesearch.server.embedder import normalise
 from scenesearch.server.index import create_index
 from scenesearch.server.index.base import Ids, VectorIndex, VectorLookup
 from scenesearch.server.index.ivfpq import IvfPqIndex
 from scenesearch.server.storage.store import Store
+from scenesearch.server.vector_maths import normalise
 
 DIM = 512
 # (kind, build parameters, search-time variants measured on the same built index)

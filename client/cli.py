@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from scenesearch.client import render
-from scenesearch.client.remote import (
-    DEFAULT_ADDRESS,
-    ClientError,
-    IngestUpdate,
-    SceneSearchClient,
-    SearchResults,
-    ingest_options,
+from scenesearch.client.cli_analytics import add_analytics_commands
+from scenesearch.client.cli_common import (
+    add_connection_arguments,
+    connect,
+    err,
+    out,
+    with_json,
 )
+from scenesearch.client.remote import ClientError, IngestUpdate, SearchResults, ingest_options
+from scenesearch.contract import DEFAULT_TOP_K, DETECTORS, INDEX_KINDS
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -36,10 +36,6 @@ VIDEO_SUFFIXES = {
     ".3gp",
 }
 
-# Pipes and captured output get a wide table rather than 80 squeezed columns.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
-
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Files as given; directories expanded (recursively) to the video files inside."""
@@ -53,13 +49,6 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
         else:
             found.append(path)
     return found
-
-
-def connect(args: argparse.Namespace) -> SceneSearchClient:
-    ca = Path(args.tls_ca).read_bytes() if args.tls_ca else None
-    return SceneSearchClient(
-        args.address, timeout_s=args.timeout, token=args.token, root_certificates=ca
-    )
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -206,8 +195,19 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from scenesearch.server.__main__ import run
-
+    try:
+        # The server's weight (torch, FAISS, PyAV...) comes with the [server] extra only.
+        from scenesearch.server.__main__ import run
+        from scenesearch.server.app import serve  # noqa: F401
+    except ImportError as exc:
+        err.print(
+            "scenesearch serve needs the server, which is not installed here "
+            f"({exc.name or exc} is missing). Install it with: pip install 'scenesearch[server]'",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
+        return 2
     return run(args)
 
 
@@ -216,14 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scenesearch",
         description="Semantic scene search in video: ingest videos, then ask where things are.",
     )
-    parser.add_argument("--address", default=os.environ.get("SCENESEARCH_ADDRESS", DEFAULT_ADDRESS))
-    parser.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
-    parser.add_argument("--token", default=os.environ.get("SCENESEARCH_TOKEN"))
-    parser.add_argument(
-        "--tls-ca",
-        default=os.environ.get("SCENESEARCH_TLS_CA"),
-        help="CA certificate (PEM) to verify a TLS server",
-    )
+    add_connection_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     from scenesearch.server.config import add_server_arguments
@@ -232,10 +225,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
-    def with_json(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-        return p
-
     ingest = with_json(sub.add_parser("ingest", help="ingest video files or directories"))
     ingest.add_argument("paths", nargs="+")
     ingest.add_argument(
@@ -243,9 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the file to the server instead of passing its path",
     )
-    ingest.add_argument("--sample-interval", type=float, default=0.0)
-    ingest.add_argument("--detector", choices=("content", "adaptive", "threshold", "histogram"))
-    ingest.add_argument("--threshold", type=float, default=0.0)
+    ingest.add_argument(
+        "--sample-interval",
+        type=float,
+        default=0.0,
+        help="seconds between sampled frames (default: the server's)",
+    )
+    ingest.add_argument(
+        "--detector",
+        choices=tuple(DETECTORS),
+        help="; ".join(f"{name}: {what}" for name, what in DETECTORS.items())
+        + " (default: the server's)",
+    )
+    ingest.add_argument(
+        "--threshold", type=float, default=0.0, help="detector threshold (default: the server's)"
+    )
     ingest.add_argument(
         "--progress",
         action="store_true",
@@ -254,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     def with_filters(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--top-k", type=int, default=10)
+        p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
         p.add_argument("--video", type=int, action="append", help="only this video (repeatable)")
         p.add_argument("--min-score", type=float, default=None)
         return with_json(p)
@@ -285,13 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="switch the index kind of a running server")
     isub = index.add_subparsers(dest="action", required=True)
     rebuild = isub.add_parser("rebuild")
-    rebuild.add_argument("kind", choices=("flat", "hnsw", "ivfpq", "lsh"))
+    rebuild.add_argument(
+        "kind",
+        choices=tuple(INDEX_KINDS),
+        help="; ".join(f"{name}: {what}" for name, what in INDEX_KINDS.items()),
+    )
     rebuild.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     rebuild.set_defaults(func=cmd_index)
 
-    from scenesearch.client.cli_analytics import add_analytics_commands
-
-    add_analytics_commands(sub, with_json)
+    add_analytics_commands(sub)
     return parser
 
 

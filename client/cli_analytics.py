@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from scenesearch.client import render
-from scenesearch.client.analytics_results import Classification, Segment, Timeline
+from scenesearch.client.cli_common import connect, out, with_json
 from scenesearch.client.plot import plot_timeline
-
-AddJson = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+from scenesearch.client.results import Classification, Segment, Timeline
 
 
 def _segments(segments: Sequence[Segment], limit: int = 4) -> str:
@@ -74,15 +74,20 @@ def plot_paths(base: Path, timelines: list[Timeline]) -> list[Path]:
     return [base.with_name(f"{base.stem}-video{t.video_id}{base.suffix}") for t in timelines]
 
 
-def cmd_classify(args: argparse.Namespace) -> int:
-    from scenesearch.client.cli import connect, out
+def _prompts(args: argparse.Namespace) -> dict[str, Any]:
+    """The videos and prompts both commands take, as keyword arguments of the client."""
+    return {
+        "video_ids": args.video_ids,
+        "prompts": args.prompt,
+        "prompt_images": [Path(p) for p in args.prompt_image],
+        "all_videos": args.all,
+    }
 
+
+def cmd_classify(args: argparse.Namespace) -> int:
     with connect(args) as client:
         results = client.classify(
-            args.video_ids,
-            args.prompt,
-            [Path(p) for p in args.prompt_image],
-            all_videos=args.all,
+            **_prompts(args),
             null_prompt=args.null_prompt or "",
             interval_s=args.interval,
             min_visible_s=args.min_visible,
@@ -96,15 +101,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    from scenesearch.client.cli import connect, out
-
     width, _, height = args.size.partition("x")
     with connect(args) as client:
         results = client.timeline(
-            args.video_ids,
-            args.prompt,
-            [Path(p) for p in args.prompt_image],
-            all_videos=args.all,
+            **_prompts(args),
             smooth=args.smooth,
             threshold=args.threshold,
         )
@@ -143,9 +143,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_analytics_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], with_json: AddJson
-) -> None:
+def add_analytics_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("video_ids", type=int, nargs="*", help="video ids (or --all)")
         p.add_argument("--all", action="store_true", help="every ingested video")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenesearch.client.analytics_results import Timeline
+from scenesearch.client.results import Timeline
 
 
 def plot_timeline(

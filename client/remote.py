@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
-from scenesearch.client.analytics_results import (
+from scenesearch.client.results import (  # re-exported: the client's public types
     Classification,
+    Hit,
+    IngestUpdate,
+    SceneInfo,
+    SearchResults,
+    ServerStats,
     Timeline,
+    VideoDetail,
+    VideoInfo,
     classification_from_proto,
+    fields_of,
     prompts_to_proto,
     timeline_from_proto,
+    update_from_proto,
 )
+from scenesearch.contract import DEFAULT_ADDRESS, DEFAULT_TOP_K, MAX_MESSAGE_BYTES
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 CHUNK_BYTES = 1024 * 1024
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-STAGE_NAMES = {v: k.removeprefix("INGEST_STAGE_").lower() for k, v in pb.IngestStage.items()}
+T = TypeVar("T")
+
+__all__ = [
+    "Classification",
+    "ClientError",
+    "Hit",
+    "IngestUpdate",
+    "SceneInfo",
+    "SceneSearchClient",
+    "SearchResults",
+    "ServerStats",
+    "Timeline",
+    "VideoDetail",
+    "VideoInfo",
+    "ingest_options",
+]
 
 
 class ClientError(Exception):
@@ -32,110 +54,6 @@ class ClientError(Exception):
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class IngestUpdate:
-    job_id: str
-    stage: str
-    fraction: float
-    frames_done: int
-    frames_total: int
-    video_id: int
-    already_ingested: bool
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    video_id: int
-    video_path: str
-    scene_id: int
-    scene_index: int
-    start_s: float
-    end_s: float
-    best_time_s: float
-    score: float
-    index_kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResults:
-    hits: list[Hit]
-    index_kind: str
-    query_truncated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class VideoInfo:
-    id: int
-    path: str
-    content_hash: str
-    duration_s: float
-    fps: float
-    width: int
-    height: int
-    frame_count: int
-    scene_count: int
-    sample_count: int
-    ingested_at: float
-    rotation: int
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class SceneInfo:
-    id: int
-    video_id: int
-    index: int
-    start_s: float
-    end_s: float
-    start_frame: int
-    end_frame: int
-
-
-@dataclass(frozen=True, slots=True)
-class VideoDetail:
-    video: VideoInfo
-    scenes: list[SceneInfo]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerStats:
-    video_count: int
-    scene_count: int
-    frame_count: int
-    model: str
-    dimension: int
-    device: str
-    index_kind: str
-    index_params: dict[str, str] = field(default_factory=dict)
-    index_note: str = ""
-    index_size: int = 0
-    jobs_queued: int = 0
-    jobs_running: int = 0
-
-
-T = TypeVar("T")
-
-
-def _fields(message: Any, cls: type[T]) -> T:
-    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
-    values = {n: getattr(message, n) for n in names}
-    return cls(**{k: (dict(v) if hasattr(v, "items") else v) for k, v in values.items()})
-
-
-def _update(p: pb.IngestProgress) -> IngestUpdate:
-    return IngestUpdate(
-        p.job_id,
-        STAGE_NAMES.get(p.stage, "unknown"),
-        p.fraction,
-        p.frames_done,
-        p.frames_total,
-        p.video_id,
-        p.already_ingested,
-        p.message,
-    )
 
 
 def ingest_options(
@@ -192,7 +110,7 @@ class SceneSearchClient:
         last: IngestUpdate | None = None
         try:
             for message in responses:
-                last = _update(message)
+                last = update_from_proto(message)
                 if on_progress is not None:
                     on_progress(last)
         except grpc.RpcError as exc:
@@ -258,13 +176,15 @@ class SceneSearchClient:
             request.min_score = min_score
         response = self._call(self._stub.Search, request)
         return SearchResults(
-            [_fields(h, Hit) for h in response.hits], response.index_kind, response.query_truncated
+            [fields_of(h, Hit) for h in response.hits],
+            response.index_kind,
+            response.query_truncated,
         )
 
     def search_text(
         self,
         text: str,
-        top_k: int = 10,
+        top_k: int = DEFAULT_TOP_K,
         video_ids: Sequence[int] = (),
         min_score: float | None = None,
     ) -> SearchResults:
@@ -273,7 +193,7 @@ class SceneSearchClient:
     def search_image(
         self,
         image: bytes,
-        top_k: int = 10,
+        top_k: int = DEFAULT_TOP_K,
         video_ids: Sequence[int] = (),
         min_score: float | None = None,
     ) -> SearchResults:
@@ -282,7 +202,7 @@ class SceneSearchClient:
     def search_scene(
         self,
         scene_id: int,
-        top_k: int = 10,
+        top_k: int = DEFAULT_TOP_K,
         video_ids: Sequence[int] = (),
         min_score: float | None = None,
         exclude_same_video: bool = False,
@@ -294,12 +214,12 @@ class SceneSearchClient:
 
     def list_videos(self) -> list[VideoInfo]:
         response = self._call(self._stub.ListVideos, pb.ListVideosRequest())
-        return [_fields(v, VideoInfo) for v in response.videos]
+        return [fields_of(v, VideoInfo) for v in response.videos]
 
     def get_video(self, video_id: int) -> VideoDetail:
         response = self._call(self._stub.GetVideo, pb.GetVideoRequest(video_id=video_id))
         return VideoDetail(
-            _fields(response.video, VideoInfo), [_fields(s, SceneInfo) for s in response.scenes]
+            fields_of(response.video, VideoInfo), [fields_of(s, SceneInfo) for s in response.scenes]
         )
 
     def delete_video(self, video_id: int) -> int:
@@ -307,7 +227,7 @@ class SceneSearchClient:
         return self._call(self._stub.DeleteVideo, request).scenes_removed
 
     def stats(self) -> ServerStats:
-        return _fields(self._call(self._stub.GetStats, pb.GetStatsRequest()), ServerStats)
+        return fields_of(self._call(self._stub.GetStats, pb.GetStatsRequest()), ServerStats)
 
     def rebuild_index(
         self, kind: str, params: Mapping[str, str] | None = None, timeout_s: float = 3600.0

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from scenesearch.client.remote import Hit, ServerStats, VideoDetail, VideoInfo
+from scenesearch.client.results import Hit, ServerStats, VideoDetail, VideoInfo
 
 
 def timestamp(seconds: float) -> str:

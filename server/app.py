@@ -18,13 +18,13 @@ from scenesearch.server.api.auth import BearerTokenInterceptor
 from scenesearch.server.api.limits import ConcurrencyLimiter
 from scenesearch.server.api.service import SceneSearchService, ServiceDeps
 from scenesearch.server.config import Settings
-from scenesearch.server.domain import IngestParams
 from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.ingest.jobs import IngestWorker, JobRunner
+from scenesearch.server.ingest.jobs import JobRunner
+from scenesearch.server.ingest.worker import IngestWorker
 from scenesearch.server.query.analytics import AnalyticsEngine
 from scenesearch.server.query.search import SearchEngine
-from scenesearch.server.query.text_batcher import TextEncoder
+from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
 from scenesearch.v1 import scenesearch_pb2 as pb
@@ -89,16 +89,15 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params)
     index.open()
     catalog = Catalog(store, index)
-    defaults = settings.ingest
     jobs = JobRunner(
         store,
         catalog,
         worker,
-        stall_timeout_s=defaults.stall_timeout_s,
+        stall_timeout_s=settings.stall_timeout_s,
         max_queued=settings.max_queued_jobs,
     )
     jobs.start()
-    texts = TextEncoder(embedder.embed_texts)
+    texts = TextBatcher(embedder.embed_texts)
     engine = SearchEngine(store, index, texts, embedder.embed_image_bytes, settings.max_top_k)
     deps = ServiceDeps(
         store=store,
@@ -106,9 +105,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         catalog=catalog,
         jobs=jobs,
         engine=engine,
-        ingest_defaults=IngestParams(
-            defaults.sample_interval_s, defaults.detector, defaults.threshold, defaults.batch_size
-        ),
+        ingest_defaults=settings.ingest,
         media_roots=settings.media_roots,
         upload_dir=settings.data_dir / "uploads",
         max_upload_bytes=settings.max_upload_bytes,

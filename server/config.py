@@ -8,37 +8,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scenesearch.contract import (
+    DEFAULT_ADDRESS,
+    DEFAULT_INDEX_KIND,
+    DETECTORS,
+    INDEX_KINDS,
+    MAX_MESSAGE_BYTES,
+    MAX_TOP_K,
+    check_choice,
+)
+from scenesearch.server.domain import IngestParams
+
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 DEFAULT_DATA_DIR = "index_data"
-DEFAULT_ADDRESS = "127.0.0.1:50051"
-INDEX_KINDS = ("flat", "hnsw", "ivfpq", "lsh")
-DETECTORS = ("content", "adaptive", "threshold", "histogram")
-
-
-@dataclass(frozen=True, slots=True)
-class IngestDefaults:
-    sample_interval_s: float = 1.0
-    detector: str = "content"
-    threshold: float = 0.0  # 0 means the detector's own default
-    batch_size: int = 16
-    # A decode that makes no progress for this long is considered hung and is killed.
-    stall_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Every server setting with its default; the flags below take their defaults from here."""
+
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     address: str = DEFAULT_ADDRESS
     model: str = DEFAULT_MODEL
     device: str = "auto"
     precision: str = "auto"
     media_roots: tuple[Path, ...] = ()
-    index_kind: str = "flat"
+    index_kind: str = DEFAULT_INDEX_KIND
     index_params: Mapping[str, str] = field(default_factory=dict)
-    ingest: IngestDefaults = IngestDefaults()
+    ingest: IngestParams = field(default_factory=IngestParams)
+    # A decode that makes no progress for this long is considered hung and is killed.
+    stall_timeout_s: float = 120.0
     max_upload_bytes: int = 2 * 1024**3
-    max_message_bytes: int = 16 * 1024**2
-    max_top_k: int = 1000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    max_top_k: int = MAX_TOP_K
     max_workers: int = 16
     # Beyond this many RPCs in flight, new ones get RESOURCE_EXHAUSTED at once.
     max_concurrent_rpcs: int = 64
@@ -50,14 +52,12 @@ class Settings:
     shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.index_kind not in INDEX_KINDS:
-            raise ValueError(f"unknown index kind {self.index_kind!r}; choose from {INDEX_KINDS}")
-        if self.ingest.detector not in DETECTORS:
-            raise ValueError(f"unknown detector {self.ingest.detector!r}; choose from {DETECTORS}")
-        if self.ingest.sample_interval_s <= 0:
-            raise ValueError("sample interval must be positive")
+        check_choice("index kind", self.index_kind, INDEX_KINDS)
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
+
+
+DEFAULTS = Settings()
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,12 +75,12 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--device",
-        default=env.get("SCENESEARCH_DEVICE", "auto"),
+        default=env.get("SCENESEARCH_DEVICE", DEFAULTS.device),
         help="auto (cuda, hpu, mps, cpu in that order), or one of cpu/cuda/cuda:N/hpu/mps",
     )
     parser.add_argument(
         "--precision",
-        default=env.get("SCENESEARCH_PRECISION", "auto"),
+        default=env.get("SCENESEARCH_PRECISION", DEFAULTS.precision),
         choices=("auto", "fp32", "bf16", "fp16"),
         help="inference precision; auto is fp16 on CUDA/MPS, bf16 on Gaudi and on CPUs with "
         "AMX, else fp32",
@@ -93,7 +93,10 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "colon separated). Without any, ingest by path is refused and only uploads work.",
     )
     parser.add_argument(
-        "--index", default=env.get("SCENESEARCH_INDEX", "flat"), choices=INDEX_KINDS
+        "--index",
+        default=env.get("SCENESEARCH_INDEX", DEFAULTS.index_kind),
+        choices=tuple(INDEX_KINDS),
+        help="; ".join(f"{name}: {what}" for name, what in INDEX_KINDS.items()),
     )
     parser.add_argument(
         "--index-param",
@@ -110,23 +113,41 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"{kind} index: {key}"
             + (" (0 = Hamming only, no re-rank)" if flag == "lsh_rerank" else ""),
         )
-    parser.add_argument("--sample-interval", type=float, default=1.0)
-    parser.add_argument("--detector", default="content", choices=DETECTORS)
-    parser.add_argument("--threshold", type=float, default=0.0)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--stall-timeout", type=float, default=120.0)
-    parser.add_argument("--max-upload-mb", type=float, default=2048.0)
-    parser.add_argument("--max-workers", type=int, default=16, help="RPC handler threads")
+    ingest = DEFAULTS.ingest
+    parser.add_argument(
+        "--sample-interval",
+        type=float,
+        default=ingest.sample_interval_s,
+        help="seconds between sampled frames (default for requests that set none)",
+    )
+    parser.add_argument(
+        "--detector",
+        default=ingest.detector,
+        choices=tuple(DETECTORS),
+        help="; ".join(f"{name}: {what}" for name, what in DETECTORS.items()),
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=ingest.threshold,
+        help="detector threshold (0 = the detector's own default)",
+    )
+    parser.add_argument("--batch-size", type=int, default=ingest.batch_size)
+    parser.add_argument("--stall-timeout", type=float, default=DEFAULTS.stall_timeout_s)
+    parser.add_argument("--max-upload-mb", type=float, default=DEFAULTS.max_upload_bytes / 1024**2)
+    parser.add_argument(
+        "--max-workers", type=int, default=DEFAULTS.max_workers, help="RPC handler threads"
+    )
     parser.add_argument(
         "--max-concurrent-rpcs",
         type=int,
-        default=64,
+        default=DEFAULTS.max_concurrent_rpcs,
         help="RPCs in flight before new ones get RESOURCE_EXHAUSTED",
     )
     parser.add_argument(
         "--max-queued-jobs",
         type=int,
-        default=64,
+        default=DEFAULTS.max_queued_jobs,
         help="ingest jobs waiting before new ones get RESOURCE_EXHAUSTED",
     )
     parser.add_argument(
@@ -184,13 +205,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         media_roots=tuple(Path(r).resolve() for r in roots),
         index_kind=args.index,
         index_params=params,
-        ingest=IngestDefaults(
+        ingest=IngestParams(
             sample_interval_s=args.sample_interval,
             detector=args.detector,
             threshold=args.threshold,
             batch_size=args.batch_size,
-            stall_timeout_s=args.stall_timeout,
         ),
+        stall_timeout_s=args.stall_timeout,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_workers=args.max_workers,
         max_concurrent_rpcs=args.max_concurrent_rpcs,

@@ -8,6 +8,14 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from scenesearch.contract import (
+    DEFAULT_DETECTOR,
+    DEFAULT_SAMPLE_INTERVAL_S,
+    DETECTORS,
+    check_choice,
+    check_sample_interval,
+)
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -27,7 +35,7 @@ class Stage(str, Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class VideoInfo:
+class DecodedVideo:
     """What the decoder learnt about a file."""
 
     duration_s: float
@@ -60,7 +68,7 @@ class SampledFrame:
 class IngestResult:
     """Everything one ingest produced; committed to the store in one transaction."""
 
-    info: VideoInfo
+    info: DecodedVideo
     scenes: tuple[SceneSpan, ...]
     frames: tuple[SampledFrame, ...]
     frame_vectors: Vectors  # (len(frames), dim), L2-normalised
@@ -124,10 +132,21 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class IngestParams:
-    sample_interval_s: float
-    detector: str
-    threshold: float
-    batch_size: int
+    """How one video is ingested. The defaults here are the server's; the bounds are the
+    API's (scenesearch.contract). Invalid values raise ValueError on construction."""
+
+    sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S
+    detector: str = DEFAULT_DETECTOR
+    threshold: float = 0.0  # 0 means the detector's own default
+    batch_size: int = 16  # frames per image-encoder forward pass
+
+    def __post_init__(self) -> None:
+        check_sample_interval(self.sample_interval_s)
+        check_choice("detector", self.detector, DETECTORS)
+        if not self.threshold >= 0:  # NaN too
+            raise ValueError(f"threshold must be positive, got {self.threshold}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import torch
 from scenesearch.server.device import preferred_dtype, select_device
 from scenesearch.server.domain import Vectors
 from scenesearch.server.errors import InvalidArgument, ModelLoadError
+from scenesearch.server.vector_maths import normalise
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,6 @@ LOCAL_MODEL_HINT = (
 class TextEmbedding:
     vectors: Vectors
     truncated: tuple[bool, ...]
-
-
-def normalise(vectors: npt.NDArray[np.floating[Any]]) -> Vectors:
-    """L2-normalise rows; zero rows stay zero instead of becoming NaN."""
-    arr = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(arr, axis=-1, keepdims=True)
-    return (arr / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
 def _pooled(output: Any) -> torch.Tensor:

@@ -11,7 +11,7 @@ import pytest
 
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
-from scenesearch.server.config import IngestDefaults, Settings
+from scenesearch.server.config import Settings
 from scenesearch.server.embedder import ClipEmbedder
 from tests.support.random_model import write_random_clip
 from tests.support.synthetic import WrittenVideo, write_video
@@ -56,7 +56,7 @@ def make_settings(data_dir: Path, model: Path, media_root: Path, **changes: obje
         # fp32 keeps the tiny random model's small score gaps exact on every CPU.
         precision="fp32",
         media_roots=(media_root,),
-        ingest=IngestDefaults(stall_timeout_s=60.0),
+        stall_timeout_s=60.0,
         max_workers=8,
     )
     return replace(base, **changes)  # type: ignore[arg-type]

@@ -20,7 +20,6 @@ import pytest
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
 from scenesearch.server.app import RunningServer, start_server
-from scenesearch.server.config import IngestDefaults
 from scenesearch.server.ingest.worker import FAULT_ENV
 from scenesearch.v1 import scenesearch_pb2 as pb
 from tests.conftest import make_settings
@@ -39,7 +38,7 @@ def strict(
         settings = replace(
             make_settings(tmp_path_factory.mktemp("strict"), tiny_model, media_root),
             max_upload_bytes=UPLOAD_LIMIT,
-            ingest=IngestDefaults(stall_timeout_s=6.0),
+            stall_timeout_s=6.0,
         )
         running = start_server(settings)
         yield running

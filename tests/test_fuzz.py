@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scenesearch.client.remote import ClientError, SceneSearchClient
+from scenesearch.contract import DETECTORS, SAMPLE_INTERVAL_RANGE_S
 from scenesearch.server.api import convert
 from scenesearch.server.domain import IngestParams, Progress, SceneHit, Stage, Video
 from scenesearch.server.errors import InvalidArgument, NotFound, PermissionDenied
@@ -33,8 +34,9 @@ def test_ingest_options_are_accepted_or_rejected_cleanly(
     except InvalidArgument as exc:
         assert str(exc)
         return
-    assert 0.01 <= params.sample_interval_s <= 3600
-    assert params.detector in convert.DETECTOR_NAMES and params.threshold >= 0
+    low, high = SAMPLE_INTERVAL_RANGE_S
+    assert low <= params.sample_interval_s <= high
+    assert params.detector in DETECTORS and params.threshold >= 0
 
 
 @given(

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from scenesearch.server.domain import Vectors
-from scenesearch.server.embedder import normalise
 from scenesearch.server.index import KINDS, create_index, load_index
 from scenesearch.server.index.base import Ids, VectorIndex
 from scenesearch.server.index.ivfpq import IvfPqIndex
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
+from scenesearch.server.vector_maths import normalise
 from tests.test_store_index import commit, fake_result
 
 DIM = 32

@@ -10,7 +10,8 @@ from scenesearch.server.domain import IngestParams
 from scenesearch.server.errors import ResourceExhausted
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.job_table import INTERRUPTED, JobTable
-from scenesearch.server.ingest.jobs import IngestWorker, JobRunner
+from scenesearch.server.ingest.jobs import JobRunner
+from scenesearch.server.ingest.worker import IngestWorker
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenesearch.server.domain import IngestResult, SampledFrame, SceneSpan, Video, VideoInfo
-from scenesearch.server.embedder import normalise
+from scenesearch.server.domain import DecodedVideo, IngestResult, SampledFrame, SceneSpan, Video
 from scenesearch.server.errors import ModelMismatch, NotFound
 from scenesearch.server.index.base import read_envelope
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
+from scenesearch.server.vector_maths import normalise
 
 DIM = 8
 
@@ -28,7 +28,7 @@ def fake_result(rng: np.random.Generator, scenes: int = 3, per_scene: int = 2) -
     frame_vectors = normalise(rng.normal(size=(len(frames), DIM)))
     scene_vecs = normalise(frame_vectors.reshape(scenes, per_scene, DIM).mean(axis=1))
     return IngestResult(
-        VideoInfo(float(scenes), 30.0, 64, 48, scenes * 30),
+        DecodedVideo(float(scenes), 30.0, 64, 48, scenes * 30),
         spans,
         frames,
         frame_vectors,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from scenesearch.server.domain import (
     IngestParams,
@@ -33,28 +34,19 @@ STAGES = {
     Stage.COMMITTING: pb.INGEST_STAGE_COMMITTING,
     Stage.DONE: pb.INGEST_STAGE_DONE,
 }
-DETECTOR_NAMES = ("content", "adaptive", "threshold", "histogram")
-MAX_SAMPLE_INTERVAL_S = 3600.0
 
 
 def ingest_params(options: pb.IngestOptions, defaults: IngestParams) -> IngestParams:
-    interval = options.sample_interval_s or defaults.sample_interval_s
-    if not 0.01 <= interval <= MAX_SAMPLE_INTERVAL_S:
-        raise InvalidArgument(
-            f"sample_interval_s must be between 0.01 and {MAX_SAMPLE_INTERVAL_S:.0f} seconds, "
-            f"got {interval}"
+    """The server's defaults with what the request sets (proto zero means "not set")."""
+    try:
+        return replace(
+            defaults,
+            sample_interval_s=options.sample_interval_s or defaults.sample_interval_s,
+            detector=options.detector or defaults.detector,
+            threshold=options.threshold or defaults.threshold,
         )
-    detector = options.detector or defaults.detector
-    if detector not in DETECTOR_NAMES:
-        raise InvalidArgument(f"unknown detector {detector!r}; choose from {DETECTOR_NAMES}")
-    if options.threshold < 0:
-        raise InvalidArgument(f"threshold must be positive, got {options.threshold}")
-    return IngestParams(
-        sample_interval_s=interval,
-        detector=detector,
-        threshold=options.threshold or defaults.threshold,
-        batch_size=defaults.batch_size,
-    )
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from exc
 
 
 def progress_to_proto(progress: Progress) -> pb.IngestProgress:

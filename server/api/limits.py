@@ -8,16 +8,15 @@ a busy server is still a live one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
-from scenesearch.server.api.auth import OPEN_PREFIXES
-from scenesearch.server.api.handlers import behaviour_of, handler_like
+from scenesearch.server.api.handlers import GuardInterceptor, behaviour_of, handler_like
 
 
-class ConcurrencyLimiter(grpc.ServerInterceptor):
+class ConcurrencyLimiter(GuardInterceptor):
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("the RPC limit must be at least 1")
@@ -30,14 +29,9 @@ class ConcurrencyLimiter(grpc.ServerInterceptor):
             f"the server is busy ({self.limit} calls in flight); retry shortly",
         )
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_PREFIXES):
-            return handler
+    def guard(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
         inner = behaviour_of(handler)
         if handler.response_streaming:
 

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import grpc
 
+from scenesearch.contract import INDEX_KINDS, check_choice
 from scenesearch.server.api import convert
+from scenesearch.server.api.status import FAILURE_STATUS, grpc_errors
 from scenesearch.server.domain import IngestParams, Stats
-from scenesearch.server.errors import (
-    FailedPrecondition,
-    InvalidArgument,
-    ModelLoadError,
-    NotFound,
-    PermissionDenied,
-    ResourceExhausted,
-    SceneSearchError,
-)
+from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.jobs import Job, JobRunner
 from scenesearch.server.ingest.media import UploadSink, resolve_media_path
@@ -34,54 +25,6 @@ from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
-
-STATUS: dict[type[SceneSearchError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    ModelLoadError: grpc.StatusCode.UNAVAILABLE,
-}
-JOB_FAILURE_STATUS = {
-    "UnsupportedMedia": grpc.StatusCode.INVALID_ARGUMENT,
-    "InvalidArgument": grpc.StatusCode.INVALID_ARGUMENT,
-    "crashed": grpc.StatusCode.ABORTED,
-    "timeout": grpc.StatusCode.DEADLINE_EXCEEDED,
-}
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def status_of(exc: SceneSearchError) -> grpc.StatusCode:
-    for kind in type(exc).__mro__:
-        if kind in STATUS:
-            return STATUS[kind]
-    return grpc.StatusCode.INTERNAL
-
-
-def grpc_errors(method: F) -> F:
-    """Abort with the domain error's status. Anything else propagates: grpc reports it as
-    UNKNOWN and logs it, and the server stays up."""
-    if inspect.isgeneratorfunction(method):
-
-        @functools.wraps(method)
-        def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-            try:
-                yield from method(self, request, context)
-            except SceneSearchError as exc:
-                context.abort(status_of(exc), str(exc))
-
-        return stream  # type: ignore[return-value]
-
-    @functools.wraps(method)
-    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return method(self, request, context)
-        except SceneSearchError as exc:
-            context.abort(status_of(exc), str(exc))
-
-    return unary  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +96,8 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
         for progress in job.updates():
             if not context.is_active():
                 return  # the client left; the job goes on and its result is kept
-            if job.done and job.error_kind:
-                code = JOB_FAILURE_STATUS.get(job.error_kind, grpc.StatusCode.INTERNAL)
-                context.abort(code, progress.message)
+            if job.done and job.failure is not None:
+                context.abort(FAILURE_STATUS[job.failure], progress.message)
             yield convert.progress_to_proto(progress)
 
     @grpc_errors
@@ -218,15 +160,10 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     def RebuildIndex(
         self, request: pb.RebuildIndexRequest, context: grpc.ServicerContext
     ) -> pb.RebuildIndexResponse:
-        from scenesearch.server.index import KINDS
-
-        if request.kind not in KINDS:
-            raise InvalidArgument(
-                f"unknown index kind {request.kind!r}; choose from {sorted(KINDS)}"
-            )
         try:
+            check_choice("index kind", request.kind, INDEX_KINDS)
             count, seconds = self._d.index.rebuild(request.kind, dict(request.params))
-        except ValueError as exc:  # bad index parameters
+        except ValueError as exc:  # an unknown kind or bad index parameters
             raise InvalidArgument(str(exc)) from exc
         return pb.RebuildIndexResponse(index_kind=request.kind, vectors=count, seconds=seconds)
 

@@ -18,13 +18,12 @@ from scenesearch.server.index.base import (
     Ids,
     Scores,
     VectorLookup,
-    as_ids,
     as_vectors,
     deserialize,
     int_param,
     rerank,
-    serialize,
 )
+from scenesearch.server.index.id_mapped import IdMappedIndex
 
 
 def auto_nlist(n: int) -> int:
@@ -36,7 +35,7 @@ def usable_m(dim: int, m: int) -> int:
     return max(d for d in range(1, min(m, dim) + 1) if dim % d == 0)
 
 
-class IvfPqIndex:
+class IvfPqIndex(IdMappedIndex):
     kind = "ivfpq"
 
     def __init__(
@@ -46,7 +45,10 @@ class IvfPqIndex:
         lookup: VectorLookup,
         index: faiss.Index | None = None,
     ) -> None:
-        self.dim = dim
+        # Exact until trained (see train), then the IVF-PQ index.
+        super().__init__(
+            dim, index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        )
         self._params = dict(params)
         self._lookup = lookup
         self.m = usable_m(dim, int_param(params, "m", 64))
@@ -54,7 +56,6 @@ class IvfPqIndex:
         self.rerank_factor = int_param(params, "rerank", 4, 0)
         self.nlist = 0
         self.fallback_reason = "not trained yet"
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         if index is not None and not isinstance(index, faiss.IndexIDMap2):
             self._trained(index)
 
@@ -100,12 +101,6 @@ class IvfPqIndex:
         index.train(as_vectors(sample, self.dim))
         self._trained(index)
 
-    def add(self, ids: Ids, vectors: Vectors) -> None:
-        self._index.add_with_ids(as_vectors(vectors, self.dim), as_ids(ids))
-
-    def remove(self, ids: Ids) -> int:
-        return int(self._index.remove_ids(as_ids(ids)))
-
     def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
         queries = as_vectors(queries, self.dim)
         if self.fallback_reason or self.rerank_factor == 0:
@@ -114,9 +109,6 @@ class IvfPqIndex:
         fetch = min(k * self.rerank_factor, max(int(self._index.ntotal), 1))
         _, candidates = self._index.search(queries, fetch)
         return rerank(queries, candidates, k, self._lookup)
-
-    def count(self) -> int:
-        return int(self._index.ntotal)
 
     def params(self) -> dict[str, str]:
         return {
@@ -128,6 +120,3 @@ class IvfPqIndex:
 
     def note(self) -> str:
         return self.fallback_reason
-
-    def to_bytes(self) -> bytes:
-        return serialize(self._index)

@@ -18,16 +18,15 @@ from scenesearch.server.index.base import (
     Ids,
     Scores,
     VectorLookup,
-    as_ids,
     as_vectors,
     deserialize,
     int_param,
     rerank,
-    serialize,
 )
+from scenesearch.server.index.id_mapped import IdMappedIndex
 
 
-class LshIndex:
+class LshIndex(IdMappedIndex):
     kind = "lsh"
 
     def __init__(
@@ -38,14 +37,15 @@ class LshIndex:
         lookup: VectorLookup,
         index: faiss.Index | None = None,
     ) -> None:
-        self.dim, self.nbits, self.rerank_factor = dim, nbits, rerank_factor
-        self._lookup = lookup
         # IndexLSH has no add_with_ids; IndexIDMap2 adds our ids (and id → code lookups).
-        self._index = (
+        super().__init__(
+            dim,
             index
             if index is not None
-            else faiss.IndexIDMap2(faiss.IndexLSH(dim, nbits, True, False))
+            else faiss.IndexIDMap2(faiss.IndexLSH(dim, nbits, True, False)),
         )
+        self.nbits, self.rerank_factor = nbits, rerank_factor
+        self._lookup = lookup
 
     @classmethod
     def create(cls, dim: int, params: Mapping[str, str], lookup: VectorLookup) -> LshIndex:
@@ -59,12 +59,6 @@ class LshIndex:
         base = cls.create(dim, params, lookup)
         return cls(dim, base.nbits, base.rerank_factor, lookup, deserialize(data))
 
-    def add(self, ids: Ids, vectors: Vectors) -> None:
-        self._index.add_with_ids(as_vectors(vectors, self.dim), as_ids(ids))
-
-    def remove(self, ids: Ids) -> int:
-        return int(self._index.remove_ids(as_ids(ids)))
-
     def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
         queries = as_vectors(queries, self.dim)
         if self.rerank_factor == 0:
@@ -74,9 +68,6 @@ class LshIndex:
         _, candidates = self._index.search(queries, fetch)
         return rerank(queries, candidates, k, self._lookup)
 
-    def count(self) -> int:
-        return int(self._index.ntotal)
-
     def params(self) -> dict[str, str]:
         return {"nbits": str(self.nbits), "rerank": str(self.rerank_factor)}
 
@@ -84,6 +75,3 @@ class LshIndex:
         if self.rerank_factor == 0:
             return "Hamming-only: scores are SimHash cosine estimates, not exact"
         return ""
-
-    def to_bytes(self) -> bytes:
-        return serialize(self._index)

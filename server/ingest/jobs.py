@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import multiprocessing as mp
 import queue
 import threading
 import uuid
@@ -19,10 +18,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scenesearch.server.domain import IngestParams, IngestResult, JobStatus, Progress, Stage
-from scenesearch.server.errors import ModelLoadError, ResourceExhausted
+from scenesearch.server.domain import IngestParams, JobStatus, Progress, Stage
+from scenesearch.server.errors import ResourceExhausted
 from scenesearch.server.ingest.job_table import JobTable
-from scenesearch.server.ingest.worker import IngestTask, worker_main
+from scenesearch.server.ingest.protocol import (
+    FailureKind,
+    IngestTask,
+    JobFailed,
+    JobFinished,
+    JobProgressed,
+)
+from scenesearch.server.ingest.worker import IngestWorker, WorkerCrashed
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
 
@@ -41,16 +47,18 @@ class Job:
     cleanup: Callable[[], None] | None = None
     progress: Progress = field(init=False)
     done: bool = False
-    error_kind: str = ""
+    failure: FailureKind | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
     version: int = 0
 
     def __post_init__(self) -> None:
         self.progress = Progress(job_id=self.id, stage=Stage.QUEUED)
 
-    def publish(self, progress: Progress, done: bool = False, error_kind: str = "") -> None:
+    def publish(
+        self, progress: Progress, done: bool = False, failure: FailureKind | None = None
+    ) -> None:
         with self.cond:
-            self.progress, self.done, self.error_kind = progress, done, error_kind
+            self.progress, self.done, self.failure = progress, done, failure
             self.version += 1
             self.cond.notify_all()
 
@@ -77,99 +85,6 @@ def file_sha256(path: Path, on_bytes: Callable[[int], None] | None = None) -> st
             if on_bytes is not None:
                 on_bytes(done)
     return digest.hexdigest()
-
-
-class WorkerCrashed(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class JobFailure:
-    kind: str  # maps to a status code in the service
-    message: str
-    restart_worker: bool = False
-
-
-class IngestWorker:
-    """Owns the worker process: start, send a task, read events, kill and restart."""
-
-    def __init__(
-        self, model: str, device: str, precision: str = "auto", startup_timeout_s: float = 600.0
-    ) -> None:
-        self._ctx = mp.get_context("spawn")  # fork would copy the server's threads and torch
-        self._model, self._device, self._precision = model, device, precision
-        self._startup_timeout_s = startup_timeout_s
-        self._process: Any = None
-        self._lifecycle = threading.RLock()
-        self._stopped = False
-        self._tasks: Any = None
-        self._events: Any = None
-
-    def launch(self) -> None:
-        """Start the process without waiting: its model loads while the server starts up."""
-        self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
-        self._process = self._ctx.Process(
-            target=worker_main,
-            args=(self._model, self._device, self._precision, self._tasks, self._events),
-            name="scenesearch-ingest-worker",
-            daemon=True,
-        )
-        self._process.start()
-
-    def start(self) -> None:
-        """Launch if needed, then wait until the worker's model is loaded."""
-        if self._process is None:
-            self.launch()
-        try:
-            event = self._events.get(timeout=self._startup_timeout_s)
-        except queue.Empty:
-            self.stop()
-            raise ModelLoadError("the ingest worker did not start in time") from None
-        if event[0] == "fatal":
-            self.stop()
-            raise ModelLoadError(f"the ingest worker could not start: {event[1]}")
-
-    def send(self, task: IngestTask) -> None:
-        self._tasks.put(task)
-
-    def next_event(self, timeout_s: float) -> tuple[Any, ...] | None:
-        """The next event, None after `timeout_s` of silence; raises WorkerCrashed if dead."""
-        waited = 0.0
-        while waited < timeout_s:
-            try:
-                return tuple(self._events.get(timeout=min(0.5, timeout_s - waited)))
-            except queue.Empty:
-                waited += 0.5
-            if not self._process.is_alive():
-                code = self._process.exitcode
-                reason = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
-                raise WorkerCrashed(f"the decoder process died ({reason})")
-        return None
-
-    def stop(self) -> None:
-        with self._lifecycle:
-            process, self._process = self._process, None
-            if process is None:
-                return
-            if process.is_alive():
-                with contextlib.suppress(OSError, ValueError):
-                    self._tasks.put(None)
-                process.join(timeout=2.0)
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=5.0)
-
-    def restart(self) -> None:
-        with self._lifecycle:  # a shutdown meanwhile must not be undone by the restart
-            if self._stopped:
-                return
-            self.stop()
-            self.start()
-
-    def shutdown(self) -> None:
-        with self._lifecycle:
-            self._stopped = True
-            self.stop()
 
 
 class JobRunner:
@@ -235,7 +150,7 @@ class JobRunner:
                 self._run(job)
             except Exception as exc:  # the runner must survive anything one job does
                 log.exception("job %s failed unexpectedly", job.id)
-                self._fail(job, "internal", f"internal error: {exc}")
+                self._fail(job, FailureKind.INTERNAL, f"internal error: {exc}")
             finally:
                 self._running = 0
                 if job.cleanup is not None:
@@ -252,7 +167,9 @@ class JobRunner:
             digest = file_sha256(job.path, lambda n: self._set(job, fraction=HASH_SHARE * n / size))
         except OSError as exc:  # removed or unreadable since it was queued
             self._fail(
-                job, "InvalidArgument", f"cannot read {job.display_path}: {exc.strerror or exc}"
+                job,
+                FailureKind.BAD_MEDIA,
+                f"cannot read {job.display_path}: {exc.strerror or exc}",
             )
             return
         existing, video_id = self._store.reserve_video(job.display_path, digest)
@@ -262,56 +179,53 @@ class JobRunner:
         self._set(job, stage=Stage.DECODING, fraction=HASH_SHARE, video_id=video_id)
         try:
             result = self._decode_in_worker(job)
-            if isinstance(result, IngestResult):
+            if isinstance(result, JobFinished):
                 self._set(job, stage=Stage.COMMITTING, fraction=HASH_SHARE + DECODE_SHARE)
-                self._catalog.add(video_id, result)
+                self._catalog.add(video_id, result.result)
         except BaseException:
             self._store.discard_reservations(video_id)
             raise
-        if isinstance(result, JobFailure):
+        if isinstance(result, JobFailed):
             # Discard first: once the client hears of the failure, no trace may remain.
             self._store.discard_reservations(video_id)
             self._fail(job, result.kind, result.message)
-            if result.restart_worker:
+            if result.kind.needs_new_worker:
                 self._worker.restart()
             return
-        self._finish(job, video_id, already=False, warnings=result.warnings)
+        self._finish(job, video_id, already=False, warnings=result.result.warnings)
 
-    def _decode_in_worker(self, job: Job) -> IngestResult | JobFailure:
+    def _decode_in_worker(self, job: Job) -> JobFinished | JobFailed:
         self._worker.send(IngestTask(job.id, str(job.path), job.params))
         while True:
             try:
                 event = self._worker.next_event(self._stall_timeout_s)
             except WorkerCrashed as exc:
-                return JobFailure(
-                    "crashed",
+                return JobFailed(
+                    job.id,
+                    FailureKind.CRASHED,
                     f"{exc} while decoding {job.display_path}; the "
                     "file is probably malformed. Other jobs are unaffected.",
-                    restart_worker=True,
                 )
             if event is None:
-                return JobFailure(
-                    "timeout",
+                return JobFailed(
+                    job.id,
+                    FailureKind.STALLED,
                     f"decoding {job.display_path} made no progress "
                     f"for {self._stall_timeout_s:.0f}s and was stopped; the file "
                     "is probably malformed",
-                    restart_worker=True,
                 )
-            kind, job_id = event[0], event[1]
-            if job_id != job.id:
+            if event.job_id != job.id:
                 continue  # a late event from a job that already ended
-            if kind == "progress":
-                done, total = event[2], event[3]
+            if isinstance(event, JobProgressed):
+                done, total = event.frames_done, event.frames_total
                 self._set(
                     job,
                     frames_done=done,
                     frames_total=total,
                     fraction=HASH_SHARE + DECODE_SHARE * min(done / max(total, 1), 1.0),
                 )
-            elif kind == "result":
-                return event[2]
-            elif kind == "error":
-                return JobFailure(event[2], event[3])
+            else:
+                return event
 
     def _finish(
         self, job: Job, video_id: int, already: bool, warnings: tuple[str, ...] = ()
@@ -332,7 +246,7 @@ class JobRunner:
             done=True,
         )
 
-    def _fail(self, job: Job, kind: str, message: str) -> None:
+    def _fail(self, job: Job, kind: FailureKind, message: str) -> None:
         log.warning("job %s (%s) failed: %s", job.id, job.display_path, message)
         try:
             self._table.update(
@@ -344,4 +258,4 @@ class JobRunner:
             )
         except Exception:  # the subscriber must still hear of the failure
             log.exception("could not record the failure of job %s", job.id)
-        job.publish(replace(job.progress, message=message), done=True, error_kind=kind)
+        job.publish(replace(job.progress, message=message), done=True, failure=kind)

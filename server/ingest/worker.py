@@ -1,36 +1,45 @@
-"""The ingest worker process: decoding and embedding run here, never in the server.
+"""The ingest worker: a separate process that decodes and embeds, and its owner in the server.
 
 A decoder that segfaults or hangs on a hostile file takes down this process only; the server
 fails that job, starts a new worker and carries on. The worker touches no database: it sends
-the IngestResult back and the server commits it.
+the IngestResult back and the server commits it. Messages both ways are the dataclasses of
+`protocol`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing as mp
 import os
+import queue
 import signal
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
 
-from scenesearch.server.domain import IngestParams
+from scenesearch.server.errors import ModelLoadError
+from scenesearch.server.ingest.protocol import (
+    FailureKind,
+    IngestTask,
+    JobEvent,
+    JobFailed,
+    JobFinished,
+    JobProgressed,
+    WorkerFatal,
+    WorkerReady,
+)
 
 # Test hook: SCENESEARCH_TEST_FAULT="segv:NAME,hang:OTHER" makes the worker crash or hang on
 # files whose name contains NAME (or OTHER), so crash isolation is tested with a real crash.
 FAULT_ENV = "SCENESEARCH_TEST_FAULT"
 
 
-@dataclass(frozen=True, slots=True)
-class IngestTask:
-    job_id: str
-    path: str
-    params: IngestParams
+class WorkerCrashed(Exception):
+    pass
 
 
 def _inject_fault(path: str) -> None:
@@ -60,7 +69,8 @@ def _exit_with_parent() -> None:
 def worker_main(
     model: str, device: str, precision: str, tasks: Queue[Any], events: Queue[Any]
 ) -> None:
-    """Entry point of the worker process. Events: ready, progress, result, error, fatal."""
+    """Entry point of the worker process: one WorkerReady (or WorkerFatal), then per task
+    JobProgressed events and one JobFinished or JobFailed."""
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when the worker stops
     _exit_with_parent()
@@ -74,9 +84,9 @@ def worker_main(
     try:
         embedder = ClipEmbedder.load(model, device, precision)
     except Exception as exc:
-        events.put(("fatal", str(exc)))
+        events.put(WorkerFatal(str(exc)))
         return
-    events.put(("ready", embedder.dim))
+    events.put(WorkerReady(embedder.dim))
     while True:
         task = tasks.get()
         if task is None:
@@ -84,7 +94,7 @@ def worker_main(
         assert isinstance(task, IngestTask)
 
         def progress(done: int, total: int, job_id: str = task.job_id) -> None:
-            events.put(("progress", job_id, done, total))
+            events.put(JobProgressed(job_id, done, total))
 
         try:
             _inject_fault(task.path)
@@ -94,15 +104,92 @@ def worker_main(
                 default_stages(task.params, embedder.embed_images),
                 on_progress=progress,
             )
-            events.put(("result", task.job_id, result))
+            events.put(JobFinished(task.job_id, result))
         except SceneSearchError as exc:
-            events.put(("error", task.job_id, type(exc).__name__, str(exc)))
+            events.put(JobFailed(task.job_id, FailureKind.of(exc), str(exc)))
         except Exception as exc:
-            events.put(
-                (
-                    "error",
-                    task.job_id,
-                    "internal",
-                    f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
-                )
-            )
+            detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+            events.put(JobFailed(task.job_id, FailureKind.INTERNAL, detail))
+
+
+class IngestWorker:
+    """Owns the worker process: start, send a task, read events, kill and restart."""
+
+    def __init__(
+        self, model: str, device: str, precision: str = "auto", startup_timeout_s: float = 600.0
+    ) -> None:
+        self._ctx = mp.get_context("spawn")  # fork would copy the server's threads and torch
+        self._model, self._device, self._precision = model, device, precision
+        self._startup_timeout_s = startup_timeout_s
+        self._process: Any = None
+        self._lifecycle = threading.RLock()
+        self._stopped = False
+        self._tasks: Any = None
+        self._events: Any = None
+
+    def launch(self) -> None:
+        """Start the process without waiting: its model loads while the server starts up."""
+        self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
+        self._process = self._ctx.Process(
+            target=worker_main,
+            args=(self._model, self._device, self._precision, self._tasks, self._events),
+            name="scenesearch-ingest-worker",
+            daemon=True,
+        )
+        self._process.start()
+
+    def start(self) -> None:
+        """Launch if needed, then wait until the worker's model is loaded."""
+        if self._process is None:
+            self.launch()
+        try:
+            event = self._events.get(timeout=self._startup_timeout_s)
+        except queue.Empty:
+            self.stop()
+            raise ModelLoadError("the ingest worker did not start in time") from None
+        if isinstance(event, WorkerFatal):
+            self.stop()
+            raise ModelLoadError(f"the ingest worker could not start: {event.message}")
+
+    def send(self, task: IngestTask) -> None:
+        self._tasks.put(task)
+
+    def next_event(self, timeout_s: float) -> JobEvent | None:
+        """The next event, None after `timeout_s` of silence; raises WorkerCrashed if dead."""
+        waited = 0.0
+        while waited < timeout_s:
+            try:
+                event: JobEvent = self._events.get(timeout=min(0.5, timeout_s - waited))
+                return event
+            except queue.Empty:
+                waited += 0.5
+            if not self._process.is_alive():
+                code = self._process.exitcode
+                reason = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
+                raise WorkerCrashed(f"the decoder process died ({reason})")
+        return None
+
+    def stop(self) -> None:
+        with self._lifecycle:
+            process, self._process = self._process, None
+            if process is None:
+                return
+            if process.is_alive():
+                with contextlib.suppress(OSError, ValueError):
+                    self._tasks.put(None)
+                process.join(timeout=2.0)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5.0)
+
+    def restart(self) -> None:
+        with self._lifecycle:  # a shutdown meanwhile must not be undone by the restart
+            if self._stopped:
+                return
+            self.stop()
+            self.start()
+
+    def shutdown(self) -> None:
+        with self._lifecycle:
+            self._stopped = True
+            self.stop()

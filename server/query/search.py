@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from scenesearch.contract import DEFAULT_TOP_K, MAX_TOP_K
 from scenesearch.server.domain import SceneHit, Vectors
 from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.index.live import LiveIndex
-from scenesearch.server.query.text_batcher import TextEncoder
+from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.store import Store
-
-DEFAULT_TOP_K = 10
 
 # Image bytes -> (1, dim) normalised vector; raises InvalidArgument for undecodable bytes.
 ImageBytesEncoder = Callable[[bytes], Vectors]
@@ -60,9 +59,9 @@ class SearchEngine:
         self,
         store: Store,
         index: LiveIndex,
-        texts: TextEncoder,
+        texts: TextBatcher,
         images: ImageBytesEncoder,
-        max_top_k: int = 1000,
+        max_top_k: int = MAX_TOP_K,
     ) -> None:
         self._store, self._index = store, index
         self._texts, self._images = texts, images

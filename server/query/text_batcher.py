@@ -13,11 +13,11 @@ from concurrent.futures import Future
 from scenesearch.server.domain import Vectors
 from scenesearch.server.embedder import TextEmbedding
 
-TextEncoderFn = Callable[[Sequence[str]], TextEmbedding]
+TextEncodeFn = Callable[[Sequence[str]], TextEmbedding]
 
 
-class TextEncoder:
-    def __init__(self, encode: TextEncoderFn, max_batch: int = 64) -> None:
+class TextBatcher:
+    def __init__(self, encode: TextEncodeFn, max_batch: int = 64) -> None:
         self._encode = encode
         self._max_batch = max_batch
         self._cond = threading.Condition()

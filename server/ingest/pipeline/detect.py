@@ -20,6 +20,8 @@ from scenedetect import (
     ThresholdDetector,
 )
 
+from scenesearch.contract import DETECTORS, check_choice, require_registered
+
 
 def _with_threshold(
     factory: Callable[..., SceneDetector], key: str
@@ -30,12 +32,14 @@ def _with_threshold(
     return build
 
 
+# The registry: one line per detector named in scenesearch.contract.DETECTORS.
 DETECTOR_FACTORIES: dict[str, Callable[[float], SceneDetector]] = {
     "content": _with_threshold(ContentDetector, "threshold"),
     "adaptive": _with_threshold(AdaptiveDetector, "adaptive_threshold"),
     "threshold": _with_threshold(ThresholdDetector, "threshold"),
     "histogram": _with_threshold(HistogramDetector, "threshold"),
 }
+require_registered("detector", DETECTORS, DETECTOR_FACTORIES)
 
 
 class CutDetector:
@@ -48,12 +52,7 @@ class CutDetector:
 
     @classmethod
     def named(cls, name: str, threshold: float, fps: float) -> CutDetector:
-        try:
-            factory = DETECTOR_FACTORIES[name]
-        except KeyError:
-            raise ValueError(
-                f"unknown detector {name!r}; choose from {sorted(DETECTOR_FACTORIES)}"
-            ) from None
+        factory = DETECTOR_FACTORIES[check_choice("detector", name, DETECTORS)]
         return cls(factory(threshold), fps)
 
     @property

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scenesearch.server.domain import IngestParams, IngestResult, VideoInfo
+from scenesearch.server.domain import DecodedVideo, IngestParams, IngestResult
 from scenesearch.server.ingest.pipeline.decode import VideoDecoder
 from scenesearch.server.ingest.pipeline.detect import CutDetector
 from scenesearch.server.ingest.pipeline.embed import ImageEncoder, OverlappedEmbedder
@@ -93,7 +93,7 @@ def ingest_file(
     frame_vectors = vectors[[order[(f.frame_no, f.time_s)] for f in frames]]
     if on_progress is not None:
         on_progress(len(times), len(times))
-    info = VideoInfo(
+    info = DecodedVideo(
         duration_s=clock.end_time(),
         fps=len(times) / clock.end_time() if clock.end_time() > 0 else stream.average_fps,
         width=stream.width,

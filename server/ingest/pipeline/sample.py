@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenesearch.server.domain import SampledFrame, SceneSpan, Vectors
-from scenesearch.server.embedder import normalise
 from scenesearch.server.ingest.pipeline.decode import DecodedFrame
+from scenesearch.server.vector_maths import normalise
 
 
 class IntervalSampler:

@@ -1,12 +1,123 @@
-"""Typed results of the Classify and Timeline RPCs, and how prompts are sent."""
+"""What the client's calls return: plain dataclasses converted from the wire messages.
+
+They mirror the server's domain types on purpose: the client must not import the server
+(that would pull in torch), and the wire is the contract between the two.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from scenesearch.v1 import scenesearch_pb2 as pb
+
+STAGE_NAMES = {v: k.removeprefix("INGEST_STAGE_").lower() for k, v in pb.IngestStage.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestUpdate:
+    job_id: str
+    stage: str
+    fraction: float
+    frames_done: int
+    frames_total: int
+    video_id: int
+    already_ingested: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    video_id: int
+    video_path: str
+    scene_id: int
+    scene_index: int
+    start_s: float
+    end_s: float
+    best_time_s: float
+    score: float
+    index_kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    hits: list[Hit]
+    index_kind: str
+    query_truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    id: int
+    path: str
+    content_hash: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+    scene_count: int
+    sample_count: int
+    ingested_at: float
+    rotation: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class SceneInfo:
+    id: int
+    video_id: int
+    index: int
+    start_s: float
+    end_s: float
+    start_frame: int
+    end_frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoDetail:
+    video: VideoInfo
+    scenes: list[SceneInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStats:
+    video_count: int
+    scene_count: int
+    frame_count: int
+    model: str
+    dimension: int
+    device: str
+    index_kind: str
+    index_params: dict[str, str] = field(default_factory=dict)
+    index_note: str = ""
+    index_size: int = 0
+    jobs_queued: int = 0
+    jobs_running: int = 0
+
+
+T = TypeVar("T")
+
+
+def fields_of(message: Any, cls: type[T]) -> T:
+    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    values = {n: getattr(message, n) for n in names}
+    return cls(**{k: (dict(v) if hasattr(v, "items") else v) for k, v in values.items()})
+
+
+def update_from_proto(p: pb.IngestProgress) -> IngestUpdate:
+    return IngestUpdate(
+        p.job_id,
+        STAGE_NAMES.get(p.stage, "unknown"),
+        p.fraction,
+        p.frames_done,
+        p.frames_total,
+        p.video_id,
+        p.already_ingested,
+        p.message,
+    )
 
 
 @dataclass(frozen=True, slots=True)
