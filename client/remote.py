@@ -10,14 +10,17 @@ import grpc
 
 from scenesearch.client.results import (  # re-exported: the client's public types
     Classification,
+    Clip,
     Hit,
     IngestUpdate,
     SceneInfo,
     SearchResults,
     ServerStats,
+    Thumbnail,
     Timeline,
     VideoDetail,
     VideoInfo,
+    VideoStream,
     classification_from_proto,
     fields_of,
     prompts_to_proto,
@@ -40,9 +43,11 @@ __all__ = [
     "SceneSearchClient",
     "SearchResults",
     "ServerStats",
+    "Thumbnail",
     "Timeline",
     "VideoDetail",
     "VideoInfo",
+    "VideoStream",
     "ingest_options",
 ]
 
@@ -294,6 +299,75 @@ class SceneSearchClient:
             request, timeout=timeout_s or self.timeout_s * 10, metadata=self._metadata
         )
         return self._collect(responses, timeline_from_proto)
+
+    # --- media ---------------------------------------------------------------------------
+
+    def thumbnail(self, scene_id: int) -> Thumbnail:
+        """The scene's JPEG thumbnail (about 320 px wide, upright)."""
+        response = self._call(self._stub.GetThumbnail, pb.GetThumbnailRequest(scene_id=scene_id))
+        return Thumbnail(response.jpeg, response.width, response.height, response.time_s)
+
+    def read_video(self, video_id: int, offset: int = 0, length: int = 0) -> VideoStream:
+        """Bytes [offset, offset + length) of the video's file (length 0: to the end).
+
+        The first message is read before returning, so errors (NOT_FOUND, OUT_OF_RANGE)
+        raise here and the size is known before any byte is used.
+        """
+        request = pb.ReadVideoRequest(video_id=video_id, offset=offset, length=length)
+        responses = self._stub.ReadVideo(
+            request, timeout=self.ingest_timeout_s, metadata=self._metadata
+        )
+        try:
+            first = next(responses)
+        except grpc.RpcError as exc:
+            raise ClientError(exc.code(), exc.details() or "") from None
+        except StopIteration:
+            raise ClientError(grpc.StatusCode.UNKNOWN, "the video stream was empty") from None
+
+        def chunks() -> Iterator[bytes]:
+            if first.data:
+                yield first.data
+            try:
+                for message in responses:
+                    yield message.data
+            except grpc.RpcError as exc:
+                raise ClientError(exc.code(), exc.details() or "") from None
+            finally:
+                responses.cancel()
+
+        return VideoStream(first.total_size, first.content_type, first.offset, chunks())
+
+    def export_clip(
+        self,
+        scene_id: int | None = None,
+        *,
+        video_id: int | None = None,
+        start_s: float = 0.0,
+        end_s: float = 0.0,
+        timeout_s: float | None = None,
+    ) -> Clip:
+        """An MP4 of a scene, or of [start_s, end_s) of a video."""
+        if (scene_id is None) == (video_id is None):
+            raise ValueError("give a scene_id or a video_id")
+        request = (
+            pb.ExportClipRequest(scene_id=scene_id)
+            if scene_id is not None
+            else pb.ExportClipRequest(video_id=video_id, start_s=start_s, end_s=end_s)
+        )
+        responses = self._stub.ExportClip(
+            request, timeout=timeout_s or self.timeout_s * 10, metadata=self._metadata
+        )
+        parts = self._collect(responses, lambda m: m)
+        if not parts:
+            raise ClientError(grpc.StatusCode.UNKNOWN, "the clip stream was empty")
+        head = parts[0]
+        return Clip(
+            head.filename,
+            b"".join(m.data for m in parts),
+            head.start_s,
+            head.end_s,
+            head.stream_copy,
+        )
 
     @property
     def stub(self) -> pb_grpc.SceneSearchStub:

@@ -6,7 +6,7 @@ They mirror the server's domain types on purpose: the client must not import the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,6 +63,35 @@ class VideoInfo:
     ingested_at: float
     rotation: int
     status: str
+    playable: bool = False
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    jpeg: bytes
+    width: int
+    height: int
+    time_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStream:
+    """A byte range of a video file: its size and type first, then the bytes as they come."""
+
+    total_size: int
+    content_type: str
+    offset: int
+    chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    filename: str
+    data: bytes
+    start_s: float
+    end_s: float
+    stream_copy: bool
 
 
 @dataclass(frozen=True, slots=True)

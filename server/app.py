@@ -22,11 +22,14 @@ from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.jobs import JobRunner
 from scenesearch.server.ingest.worker import IngestWorker
+from scenesearch.server.playback.thumbnails import Thumbnails
 from scenesearch.server.query.analytics import AnalyticsEngine
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
+from scenesearch.server.storage.thumbnails import ThumbnailTable
+from scenesearch.server.storage.video_files import VideoFiles
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
@@ -88,7 +91,9 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     store.bind_model(settings.model, embedder.dim)
     index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params)
     index.open()
-    catalog = Catalog(store, index)
+    thumbnail_table = ThumbnailTable(store)
+    catalog = Catalog(store, index, thumbnail_table)
+    files = VideoFiles(settings.data_dir, settings.media_roots, settings.keep_uploads)
     jobs = JobRunner(
         store,
         catalog,
@@ -112,6 +117,8 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         analytics=AnalyticsEngine(store, embedder.embed_texts, embedder.embed_image_bytes),
         model=settings.model,
         device=f"{embedder.device} ({str(embedder.dtype).removeprefix('torch.')})",
+        files=files,
+        thumbnails=Thumbnails(store, thumbnail_table, files),
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

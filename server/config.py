@@ -39,6 +39,8 @@ class Settings:
     # A decode that makes no progress for this long is considered hung and is killed.
     stall_timeout_s: float = 120.0
     max_upload_bytes: int = 2 * 1024**3
+    # Keep uploaded files (content-addressed under the data dir) so they can be played.
+    keep_uploads: bool = True
     max_message_bytes: int = MAX_MESSAGE_BYTES
     max_top_k: int = MAX_TOP_K
     max_workers: int = 16
@@ -136,6 +138,11 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stall-timeout", type=float, default=DEFAULTS.stall_timeout_s)
     parser.add_argument("--max-upload-mb", type=float, default=DEFAULTS.max_upload_bytes / 1024**2)
     parser.add_argument(
+        "--discard-uploads",
+        action="store_true",
+        help="delete uploaded files once ingested (they cannot then be played or clipped)",
+    )
+    parser.add_argument(
         "--max-workers", type=int, default=DEFAULTS.max_workers, help="RPC handler threads"
     )
     parser.add_argument(
@@ -213,6 +220,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ),
         stall_timeout_s=args.stall_timeout,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        keep_uploads=not args.discard_uploads,
         max_workers=args.max_workers,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         max_queued_jobs=args.max_queued_jobs,

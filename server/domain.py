@@ -65,6 +65,17 @@ class SampledFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class SceneThumbnail:
+    """A scene's small upright JPEG, taken from one of its sampled frames."""
+
+    scene_index: int
+    time_s: float
+    jpeg: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     """Everything one ingest produced; committed to the store in one transaction."""
 
@@ -75,6 +86,7 @@ class IngestResult:
     scene_vectors: Vectors  # (len(scenes), dim), L2-normalised mean of each scene's frames
     timings: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    thumbnails: tuple[SceneThumbnail, ...] = ()  # one per scene, in scene order
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,10 @@ class ResourceExhausted(SceneSearchError):
     pass
 
 
+class OutOfRange(SceneSearchError):
+    """A position past the end of something, e.g. a byte offset past the end of a file."""
+
+
 class UnsupportedMedia(InvalidArgument):
     """The file is not a decodable video (text, audio only, truncated beyond use...)."""
 

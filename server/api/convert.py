@@ -102,7 +102,8 @@ def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
     )
 
 
-def video_to_proto(video: Video) -> pb.Video:
+def video_to_proto(video: Video, file_size: int = 0) -> pb.Video:
+    """`file_size` is that of the file the server keeps for it (0: none, not playable)."""
     return pb.Video(
         id=video.id,
         path=video.path,
@@ -117,6 +118,8 @@ def video_to_proto(video: Video) -> pb.Video:
         ingested_at=video.ingested_at,
         rotation=video.rotation,
         status=video.status,
+        playable=file_size > 0,
+        size_bytes=file_size,
     )
 
 

@@ -12,19 +12,25 @@ import grpc
 from scenesearch.contract import INDEX_KINDS, check_choice
 from scenesearch.server.api import convert
 from scenesearch.server.api.status import FAILURE_STATUS, grpc_errors
-from scenesearch.server.domain import IngestParams, Stats
-from scenesearch.server.errors import InvalidArgument
+from scenesearch.server.domain import IngestParams, Stats, Video
+from scenesearch.server.errors import InvalidArgument, NotFound
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.jobs import Job, JobRunner
 from scenesearch.server.ingest.media import UploadSink, resolve_media_path
+from scenesearch.server.playback.clips import export_clip
+from scenesearch.server.playback.thumbnails import Thumbnails
 from scenesearch.server.query.analytics import AnalyticsEngine
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
+from scenesearch.server.storage.video_files import UPLOAD_PREFIX, VideoFiles, byte_range
 from scenesearch.v1 import scenesearch_pb2 as pb
 from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+
+# Video bytes per streamed message: well under the message size limit.
+MEDIA_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,8 @@ class ServiceDeps:
     analytics: AnalyticsEngine
     model: str
     device: str
+    files: VideoFiles
+    thumbnails: Thumbnails
 
 
 class SceneSearchService(pb_grpc.SceneSearchServicer):
@@ -88,7 +96,11 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             raise
         name = Path(header.filename).name or path.name
         job = self._d.jobs.submit(
-            path, f"upload:{name}", params, cleanup=lambda: path.unlink(missing_ok=True)
+            path,
+            f"{UPLOAD_PREFIX}{name}",
+            params,
+            cleanup=lambda: path.unlink(missing_ok=True),
+            keep=lambda digest: self._d.files.keep_upload(path, digest),
         )
         yield from self._follow(job, context)
 
@@ -111,8 +123,9 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     def ListVideos(
         self, request: pb.ListVideosRequest, context: grpc.ServicerContext
     ) -> pb.ListVideosResponse:
+        files = self._d.files
         return pb.ListVideosResponse(
-            videos=[convert.video_to_proto(v) for v in self._d.store.list_videos()]
+            videos=[convert.video_to_proto(v, files.size(v)) for v in self._d.store.list_videos()]
         )
 
     @grpc_errors
@@ -122,7 +135,7 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
         video = self._d.store.get_video(request.video_id)
         scenes = self._d.store.scenes_of_video(video.id)
         return pb.GetVideoResponse(
-            video=convert.video_to_proto(video),
+            video=convert.video_to_proto(video, self._d.files.size(video)),
             scenes=[convert.scene_to_proto(s) for s in scenes],
         )
 
@@ -130,7 +143,10 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     def DeleteVideo(
         self, request: pb.DeleteVideoRequest, context: grpc.ServicerContext
     ) -> pb.DeleteVideoResponse:
-        return pb.DeleteVideoResponse(scenes_removed=self._d.catalog.delete(request.video_id))
+        video = self._d.store.get_video(request.video_id)
+        removed = self._d.catalog.delete(video.id)
+        self._d.files.remove(video)  # after the rows: a failed delete keeps a playable video
+        return pb.DeleteVideoResponse(scenes_removed=removed)
 
     @grpc_errors
     def GetStats(
@@ -196,3 +212,66 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
         )
         for item in results:
             yield convert.timeline_to_proto(item)
+
+    @grpc_errors
+    def GetThumbnail(
+        self, request: pb.GetThumbnailRequest, context: grpc.ServicerContext
+    ) -> pb.GetThumbnailResponse:
+        thumb = self._d.thumbnails.get(request.scene_id)
+        return pb.GetThumbnailResponse(
+            jpeg=thumb.jpeg, width=thumb.width, height=thumb.height, time_s=thumb.time_s
+        )
+
+    @grpc_errors
+    def ReadVideo(
+        self, request: pb.ReadVideoRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.VideoBytes]:
+        video = self._d.store.get_video(request.video_id)
+        path = self._playable(video)
+        size, chunks = byte_range(path, request.offset, request.length, MEDIA_CHUNK_BYTES)
+        offset = request.offset
+        first: pb.VideoBytes | None = pb.VideoBytes(
+            offset=offset, total_size=size, content_type=self._d.files.content_type(video)
+        )
+        for data in chunks:
+            if not context.is_active():
+                return
+            message = first if first is not None else pb.VideoBytes(offset=offset)
+            message.data, first = data, None
+            offset += len(data)
+            yield message
+        if first is not None:  # an empty range still says the size and type
+            yield first
+
+    @grpc_errors
+    def ExportClip(
+        self, request: pb.ExportClipRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ClipBytes]:
+        if request.WhichOneof("target") == "scene_id":
+            scene, _ = self._d.store.scene_vector(request.scene_id)
+            video = self._d.store.get_video(scene.video_id)
+            start_s, end_s = scene.start_s, scene.end_s
+            name = f"video{video.id}-scene{scene.index}.mp4"
+        elif request.WhichOneof("target") == "video_id":
+            video = self._d.store.get_video(request.video_id)
+            start_s, end_s = request.start_s, request.end_s or video.duration_s
+            name = f"video{video.id}-{start_s:.1f}-{end_s:.1f}s.mp4"
+        else:
+            raise InvalidArgument("say what to export: a scene_id, or a video_id with a span")
+        clip = export_clip(self._playable(video), start_s, end_s)
+        first: pb.ClipBytes | None = pb.ClipBytes(
+            filename=name, start_s=clip.start_s, end_s=clip.end_s, stream_copy=clip.stream_copy
+        )
+        for data in clip.chunks():
+            message = first if first is not None else pb.ClipBytes()
+            message.data, first = data, None
+            yield message
+
+    def _playable(self, video: Video) -> Path:
+        path = self._d.files.location(video)
+        if path is None:
+            raise NotFound(
+                f"the file of video {video.id} is not on the server (it was uploaded while "
+                "the server discarded uploads, or moved out of the media roots)"
+            )
+        return path

@@ -18,6 +18,7 @@ from scenesearch.server.errors import (
     InvalidArgument,
     ModelLoadError,
     NotFound,
+    OutOfRange,
     PermissionDenied,
     ResourceExhausted,
     SceneSearchError,
@@ -30,6 +31,7 @@ STATUS: dict[type[SceneSearchError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    OutOfRange: grpc.StatusCode.OUT_OF_RANGE,
     ModelLoadError: grpc.StatusCode.UNAVAILABLE,
 }
 FAILURE_STATUS: dict[FailureKind, grpc.StatusCode] = {

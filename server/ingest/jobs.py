@@ -45,6 +45,8 @@ class Job:
     params: IngestParams
     # Called when the job ends, whatever the outcome (e.g. to delete an uploaded temp file).
     cleanup: Callable[[], None] | None = None
+    # Called with the content hash before a NEW video is committed (e.g. to keep the upload).
+    keep: Callable[[str], None] | None = None
     progress: Progress = field(init=False)
     done: bool = False
     failure: FailureKind | None = None
@@ -54,9 +56,18 @@ class Job:
     def __post_init__(self) -> None:
         self.progress = Progress(job_id=self.id, stage=Stage.QUEUED)
 
+    def tidy(self) -> None:
+        """Run the cleanup once (before the final state is published, so a client that hears
+        "done" finds nothing left behind)."""
+        cleanup, self.cleanup = self.cleanup, None
+        if cleanup is not None:
+            cleanup()
+
     def publish(
         self, progress: Progress, done: bool = False, failure: FailureKind | None = None
     ) -> None:
+        if done:
+            self.tidy()
         with self.cond:
             self.progress, self.done, self.failure = progress, done, failure
             self.version += 1
@@ -127,8 +138,9 @@ class JobRunner:
         display_path: str,
         params: IngestParams,
         cleanup: Callable[[], None] | None = None,
+        keep: Callable[[str], None] | None = None,
     ) -> Job:
-        job = Job(uuid.uuid4().hex[:12], path, display_path, params, cleanup)
+        job = Job(uuid.uuid4().hex[:12], path, display_path, params, cleanup, keep)
         self._table.add(job.id, display_path)  # the row exists before the runner can see the job
         try:
             self._queue.put_nowait(job)
@@ -153,8 +165,7 @@ class JobRunner:
                 self._fail(job, FailureKind.INTERNAL, f"internal error: {exc}")
             finally:
                 self._running = 0
-                if job.cleanup is not None:
-                    job.cleanup()
+                job.tidy()
 
     def _set(self, job: Job, **changes: Any) -> None:
         job.publish(replace(job.progress, **changes))
@@ -181,6 +192,7 @@ class JobRunner:
             result = self._decode_in_worker(job)
             if isinstance(result, JobFinished):
                 self._set(job, stage=Stage.COMMITTING, fraction=HASH_SHARE + DECODE_SHARE)
+                self._keep(job, digest)  # before the commit: a visible video is playable
                 self._catalog.add(video_id, result.result)
         except BaseException:
             self._store.discard_reservations(video_id)
@@ -193,6 +205,15 @@ class JobRunner:
                 self._worker.restart()
             return
         self._finish(job, video_id, already=False, warnings=result.result.warnings)
+
+    @staticmethod
+    def _keep(job: Job, digest: str) -> None:
+        if job.keep is None:
+            return
+        try:
+            job.keep(digest)
+        except OSError:  # the video is still searchable; it just cannot be played
+            log.exception("could not keep the file of job %s", job.id)
 
     def _decode_in_worker(self, job: Job) -> JobFinished | JobFailed:
         self._worker.send(IngestTask(job.id, str(job.path), job.params))

@@ -14,12 +14,16 @@ import numpy as np
 from scenesearch.server.domain import IngestResult, Video
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.storage.store import Store
+from scenesearch.server.storage.thumbnails import ThumbnailTable
 
 
 class Catalog:
-    def __init__(self, store: Store, index: LiveIndex) -> None:
+    def __init__(
+        self, store: Store, index: LiveIndex, thumbnails: ThumbnailTable | None = None
+    ) -> None:
         self._store = store
         self._index = index
+        self._thumbnails = thumbnails
         self._lock = threading.Lock()
 
     def add(self, video_id: int, result: IngestResult) -> Video:
@@ -27,6 +31,9 @@ class Catalog:
         with self._lock:
             video, scene_ids = self._store.add_video(video_id, result)
             self._index.add(np.asarray(scene_ids), result.scene_vectors, self._store.generation())
+            # A crash before this line loses only thumbnails, which are made again on request.
+            if self._thumbnails is not None:
+                self._thumbnails.add(scene_ids, result.thumbnails)
             return video
 
     def delete(self, video_id: int) -> int:

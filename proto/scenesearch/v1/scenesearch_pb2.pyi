@@ -129,7 +129,7 @@ class SearchResponse(_message.Message):
     def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., index_kind: _Optional[str] = ..., query_truncated: _Optional[bool] = ...) -> None: ...
 
 class Video(_message.Message):
-    __slots__ = ("id", "path", "content_hash", "duration_s", "fps", "width", "height", "frame_count", "scene_count", "sample_count", "ingested_at", "rotation", "status")
+    __slots__ = ("id", "path", "content_hash", "duration_s", "fps", "width", "height", "frame_count", "scene_count", "sample_count", "ingested_at", "rotation", "status", "playable", "size_bytes")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +143,8 @@ class Video(_message.Message):
     INGESTED_AT_FIELD_NUMBER: _ClassVar[int]
     ROTATION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    PLAYABLE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     id: int
     path: str
     content_hash: str
@@ -156,7 +158,9 @@ class Video(_message.Message):
     ingested_at: float
     rotation: int
     status: str
-    def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., content_hash: _Optional[str] = ..., duration_s: _Optional[float] = ..., fps: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ..., ingested_at: _Optional[float] = ..., rotation: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
+    playable: bool
+    size_bytes: int
+    def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., content_hash: _Optional[str] = ..., duration_s: _Optional[float] = ..., fps: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ..., ingested_at: _Optional[float] = ..., rotation: _Optional[int] = ..., status: _Optional[str] = ..., playable: _Optional[bool] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class Scene(_message.Message):
     __slots__ = ("id", "video_id", "index", "start_s", "end_s", "start_frame", "end_frame")
@@ -397,3 +401,69 @@ class TimelineResult(_message.Message):
     curves: _containers.RepeatedCompositeFieldContainer[Curve]
     scene_starts_s: _containers.RepeatedScalarFieldContainer[float]
     def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., duration_s: _Optional[float] = ..., times_s: _Optional[_Iterable[float]] = ..., curves: _Optional[_Iterable[_Union[Curve, _Mapping]]] = ..., scene_starts_s: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class GetThumbnailRequest(_message.Message):
+    __slots__ = ("scene_id",)
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    scene_id: int
+    def __init__(self, scene_id: _Optional[int] = ...) -> None: ...
+
+class GetThumbnailResponse(_message.Message):
+    __slots__ = ("jpeg", "width", "height", "time_s")
+    JPEG_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    jpeg: bytes
+    width: int
+    height: int
+    time_s: float
+    def __init__(self, jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., time_s: _Optional[float] = ...) -> None: ...
+
+class ReadVideoRequest(_message.Message):
+    __slots__ = ("video_id", "offset", "length")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    offset: int
+    length: int
+    def __init__(self, video_id: _Optional[int] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+
+class VideoBytes(_message.Message):
+    __slots__ = ("offset", "data", "total_size", "content_type")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    data: bytes
+    total_size: int
+    content_type: str
+    def __init__(self, offset: _Optional[int] = ..., data: _Optional[bytes] = ..., total_size: _Optional[int] = ..., content_type: _Optional[str] = ...) -> None: ...
+
+class ExportClipRequest(_message.Message):
+    __slots__ = ("scene_id", "video_id", "start_s", "end_s")
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    scene_id: int
+    video_id: int
+    start_s: float
+    end_s: float
+    def __init__(self, scene_id: _Optional[int] = ..., video_id: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ...) -> None: ...
+
+class ClipBytes(_message.Message):
+    __slots__ = ("data", "filename", "start_s", "end_s", "stream_copy")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    STREAM_COPY_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    filename: str
+    start_s: float
+    end_s: float
+    stream_copy: bool
+    def __init__(self, data: _Optional[bytes] = ..., filename: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., stream_copy: _Optional[bool] = ...) -> None: ...

@@ -84,6 +84,21 @@ class SceneSearchStub:
                 request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.TimelineRequest.SerializeToString,
                 response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.TimelineResult.FromString,
                 _registered_method=True)
+        self.GetThumbnail = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/GetThumbnail',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetThumbnailRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetThumbnailResponse.FromString,
+                _registered_method=True)
+        self.ReadVideo = channel.unary_stream(
+                '/scenesearch.v1.SceneSearch/ReadVideo',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReadVideoRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.VideoBytes.FromString,
+                _registered_method=True)
+        self.ExportClip = channel.unary_stream(
+                '/scenesearch.v1.SceneSearch/ExportClip',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ExportClipRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ClipBytes.FromString,
+                _registered_method=True)
 
 
 class SceneSearchServicer:
@@ -154,6 +169,30 @@ class SceneSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetThumbnail(self, request, context):
+        """A small upright JPEG of a scene (about 320 px wide). Data dirs from before thumbnails
+        existed get theirs made on first request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadVideo(self, request, context):
+        """Bytes [offset, offset + length) of a video's file, in chunks: what an HTTP Range
+        request needs, wherever the caller runs. NOT_FOUND when the file is not kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportClip(self, request, context):
+        """An MP4 of a scene or of a span of a video: stream copy from the keyframe before the
+        start when the codec allows, otherwise a transcode.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SceneSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -206,6 +245,21 @@ def add_SceneSearchServicer_to_server(servicer, server):
                     servicer.Timeline,
                     request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.TimelineRequest.FromString,
                     response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.TimelineResult.SerializeToString,
+            ),
+            'GetThumbnail': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetThumbnail,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetThumbnailRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetThumbnailResponse.SerializeToString,
+            ),
+            'ReadVideo': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadVideo,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReadVideoRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.VideoBytes.SerializeToString,
+            ),
+            'ExportClip': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportClip,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ExportClipRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ClipBytes.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -478,6 +532,87 @@ class SceneSearch:
             '/scenesearch.v1.SceneSearch/Timeline',
             scenesearch_dot_v1_dot_scenesearch__pb2.TimelineRequest.SerializeToString,
             scenesearch_dot_v1_dot_scenesearch__pb2.TimelineResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetThumbnail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/GetThumbnail',
+            scenesearch_dot_v1_dot_scenesearch__pb2.GetThumbnailRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.GetThumbnailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/ReadVideo',
+            scenesearch_dot_v1_dot_scenesearch__pb2.ReadVideoRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.VideoBytes.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportClip(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/ExportClip',
+            scenesearch_dot_v1_dot_scenesearch__pb2.ExportClipRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.ClipBytes.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,20 @@ class DecodedFrame:
             self._rgb = rotate_upright(rgb, self._rotation)
         return self._rgb
 
+    def upright_rgb(self, width: int) -> npt.NDArray[np.uint8]:
+        """Upright RGB `width` displayed pixels wide (never upscaled), e.g. for a thumbnail."""
+        return upright_at_width(self._frame, self._rotation, width)
+
+
+def upright_at_width(frame: av.VideoFrame, rotation: int, width: int) -> npt.NDArray[np.uint8]:
+    turned = round(rotation / 90) % 2 == 1
+    shown_w, shown_h = (frame.height, frame.width) if turned else (frame.width, frame.height)
+    if shown_w > width:
+        shown_w, shown_h = width, max(1, round(shown_h * width / shown_w))
+    coded_w, coded_h = (shown_h, shown_w) if turned else (shown_w, shown_h)
+    rgb = frame.to_ndarray(width=coded_w, height=coded_h, format="rgb24", interpolation="AREA")
+    return rotate_upright(rgb, rotation)
+
 
 def _plane(plane: av.video.plane.VideoPlane) -> npt.NDArray[np.uint8]:
     rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)

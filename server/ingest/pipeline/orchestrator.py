@@ -24,6 +24,7 @@ from scenesearch.server.ingest.pipeline.sample import (
     build_scenes,
     scene_vectors,
 )
+from scenesearch.server.ingest.pipeline.thumbnail import THUMBNAIL_WIDTH, ThumbnailCandidates
 
 # (frames_done, frames_total_estimate) -> None; called a few times a second at most.
 ProgressCallback = Callable[[int, int], None]
@@ -59,6 +60,7 @@ def ingest_file(
         recent = RecentFrames(detector.lookback_frames + 2)
         sampler = IntervalSampler(params.sample_interval_s)
         embedder = OverlappedEmbedder(stages.encoder, params.batch_size).start()
+        thumbnails = ThumbnailCandidates()
         sampled: set[int] = set()
         times: list[float] = []
         cuts: list[int] = []
@@ -71,12 +73,14 @@ def ingest_file(
             if every_frame or sampler.due(frame.time_s):
                 sampled.add(frame.index)
                 embedder.submit(frame.index, frame.time_s, frame.rgb)
+                thumbnails.offer(frame.index, frame.time_s, frame.upright_rgb(THUMBNAIL_WIDTH))
             for cut in new_cuts:
                 # The first frame of every scene is embedded, so no scene is left without one.
                 first = recent.find(cut)
                 if first is not None and cut not in sampled:
                     sampled.add(cut)
                     embedder.submit(first.index, first.time_s, first.rgb)
+                    thumbnails.offer(first.index, first.time_s, first.upright_rgb(THUMBNAIL_WIDTH))
             now = time.perf_counter()
             if on_progress is not None and now - last_report >= 0.2:
                 last_report = now
@@ -101,12 +105,13 @@ def ingest_file(
         frame_count=len(times),
         rotation=stream.rotation,
     )
+    vectors_of_scenes = scene_vectors(frames, frame_vectors, len(scenes))
     return IngestResult(
         info=info,
         scenes=scenes,
         frames=frames,
         frame_vectors=frame_vectors,
-        scene_vectors=scene_vectors(frames, frame_vectors, len(scenes)),
+        scene_vectors=vectors_of_scenes,
         timings={
             "decode_s": decoded_s,
             "embed_busy_s": embedder.busy_s,
@@ -114,4 +119,5 @@ def ingest_file(
             "frames_embedded": float(embedder.embedded),
         },
         warnings=warnings,
+        thumbnails=thumbnails.choose(frames, frame_vectors, vectors_of_scenes),
     )
