@@ -2,6 +2,12 @@
 
 Vectors are L2-normalised float32, so inner product equals cosine similarity; every kind
 returns cosine scores (higher is better), which keeps scores comparable across kinds.
+
+`search(queries, k, id_filter)` takes an optional IdFilter (ids allowed, ids denied). Kinds
+whose FAISS index accepts search parameters (flat, HNSW, IVF) filter inside FAISS with an
+IDSelector; LSH, which does not, filters its Hamming candidates before re-ranking them.
+`stored_vectors(ids)` returns exact vectors for ids (from the index's own storage when it
+keeps raw vectors, else from SQLite), for exact scoring of small selections.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import json
 import os
 import struct
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +34,73 @@ VectorLookup = Callable[[Ids], tuple[Ids, Vectors]]
 MAGIC = b"SSIDX001"
 
 
+def _no_ids() -> Ids:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class IdFilter:
+    """The ids a search may return: `allow` (sorted, unique; None = every id) minus `deny`."""
+
+    allow: Ids | None = None
+    deny: Ids = field(default_factory=_no_ids)
+
+    @property
+    def empty(self) -> bool:
+        return self.allow is None and len(self.deny) == 0
+
+    def fraction(self, total: int) -> float:
+        """Share of an index of `total` ids this filter lets through (an estimate)."""
+        if total <= 0:
+            return 1.0
+        kept = total if self.allow is None else len(self.allow)
+        return max(0.0, min(1.0, (kept - len(self.deny)) / total))
+
+    def keep(self, ids: Ids) -> npt.NDArray[np.bool_]:
+        """Mask of the ids this filter lets through (-1 never passes)."""
+        ok = ids >= 0
+        if self.allow is not None:
+            if len(self.allow) == 0:
+                return np.zeros(ids.shape, dtype=bool)
+            pos = np.minimum(np.searchsorted(self.allow, ids), len(self.allow) - 1)
+            ok &= self.allow[pos] == ids
+        if len(self.deny):
+            ok &= ~np.isin(ids, self.deny)
+        return ok
+
+    def selector(self) -> tuple[faiss.IDSelector, list[Any]]:
+        """A FAISS selector for this filter, and the objects that must outlive the search."""
+        keep: list[Any] = []
+        parts: list[faiss.IDSelector] = []
+        if self.allow is not None:
+            allow = np.ascontiguousarray(self.allow, dtype=np.int64)
+            top = int(allow[-1]) + 1 if len(allow) else 1
+            if top <= 64 * len(allow) + (1 << 23):  # a bitmap of at most ~1 MB extra
+                mask = np.zeros(top, dtype=bool)
+                mask[allow] = True
+                bitmap = np.packbits(mask, bitorder="little")
+                keep.append(bitmap)
+                parts.append(faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)))
+            else:
+                parts.append(faiss.IDSelectorBatch(allow))
+        if len(self.deny):
+            denied = faiss.IDSelectorBatch(np.ascontiguousarray(self.deny, dtype=np.int64))
+            keep.append(denied)
+            parts.append(faiss.IDSelectorNot(denied))
+        return combine(parts, keep), keep
+
+
+def combine(parts: list[faiss.IDSelector], keep: list[Any]) -> faiss.IDSelector:
+    """AND of selectors (the pieces are appended to `keep`, which must outlive the search)."""
+    keep.extend(parts)
+    selector = parts[0] if parts else faiss.IDSelectorAll()
+    for part in parts[1:]:
+        selector = faiss.IDSelectorAnd(selector, part)
+        keep.append(selector)
+    keep.append(selector)
+    return selector
+
+
 class VectorIndex(Protocol):
     kind: str
 
@@ -36,8 +110,15 @@ class VectorIndex(Protocol):
         """Remove ids; returns how many were present."""
         ...
 
-    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
-        """Top-k per query as (scores, ids), best first; missing slots have id -1."""
+    def search(
+        self, queries: Vectors, k: int, id_filter: IdFilter | None = None
+    ) -> tuple[Scores, Ids]:
+        """Top-k per query as (scores, ids), best first; missing slots have id -1. With a
+        filter, only ids it lets through are returned."""
+        ...
+
+    def stored_vectors(self, ids: Ids) -> tuple[Ids, Vectors]:
+        """Exact vectors of the ids present, in the order given."""
         ...
 
     def count(self) -> int: ...
@@ -79,13 +160,22 @@ def as_vectors(vectors: Any, dim: int) -> Vectors:
     return arr
 
 
-def rerank(queries: Vectors, candidates: Ids, k: int, lookup: VectorLookup) -> tuple[Scores, Ids]:
-    """Exact cosine re-ranking of approximate candidates with the stored vectors."""
+def rerank(
+    queries: Vectors,
+    candidates: Ids,
+    k: int,
+    lookup: VectorLookup,
+    id_filter: IdFilter | None = None,
+    per_query: int | None = None,
+) -> tuple[Scores, Ids]:
+    """Exact cosine re-ranking of approximate candidates with the stored vectors. A filter is
+    applied first, then at most `per_query` of the best candidates left are re-scored."""
     n = len(queries)
     scores = np.full((n, k), -np.inf, dtype=np.float32)
     ids = np.full((n, k), -1, dtype=np.int64)
     for row in range(n):
-        wanted = candidates[row][candidates[row] >= 0]
+        mask = candidates[row] >= 0 if id_filter is None else id_filter.keep(candidates[row])
+        wanted = candidates[row][mask][:per_query]
         found, vectors = lookup(wanted)
         if len(found) == 0:
             continue

@@ -8,10 +8,10 @@ import faiss
 
 from scenesearch.server.domain import Vectors
 from scenesearch.server.index.base import (
+    IdFilter,
     Ids,
     Scores,
     VectorLookup,
-    as_vectors,
     deserialize,
 )
 from scenesearch.server.index.id_mapped import IdMappedIndex
@@ -35,6 +35,8 @@ class FlatIndex(IdMappedIndex):
     ) -> FlatIndex:
         return cls(dim, deserialize(data))
 
-    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
-        scores, ids = self._index.search(as_vectors(queries, self.dim), k)
-        return scores, ids
+    def search(
+        self, queries: Vectors, k: int, id_filter: IdFilter | None = None
+    ) -> tuple[Scores, Ids]:
+        # With a selector FAISS scores only the rows it lets through.
+        return self._filtered_search(queries, k, id_filter)

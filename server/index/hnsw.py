@@ -8,26 +8,33 @@ quarter of it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import faiss
 import numpy as np
 
 from scenesearch.server.domain import Vectors
 from scenesearch.server.index.base import (
+    IdFilter,
     Ids,
     Scores,
     VectorLookup,
     as_ids,
     as_vectors,
+    combine,
     deserialize,
     int_param,
     pack,
     serialize,
     unpack,
 )
+from scenesearch.server.index.id_mapped import reconstruct
 
 COMPACT_FRACTION = 0.25
+# The largest efSearch a filtered search raises to (cost grows about linearly with it).
+EF_FILTER_CAP = 4096
 
 
 class HnswIndex:
@@ -113,15 +120,38 @@ class HnswIndex:
         if len(keep):
             self._index.add_with_ids(vectors, keep)
 
-    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
-        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+    def search(
+        self, queries: Vectors, k: int, id_filter: IdFilter | None = None
+    ) -> tuple[Scores, Ids]:
+        """A filter becomes part of the IDSelector (with the tombstones). The graph is still
+        walked through filtered-out nodes, so to find k that pass, efSearch grows by the
+        inverse of the fraction kept (up to EF_FILTER_CAP); very selective filters are
+        meant to be scored exactly instead (see query/plan.py)."""
+        ef = max(self.ef_search, k)
+        keep: list[Any] = []
+        parts: list[faiss.IDSelector] = []
         if self._dead:
             if self._selector is None:
                 batch = faiss.IDSelectorBatch(np.fromiter(self._dead, dtype=np.int64))
                 self._selector = (faiss.IDSelectorNot(batch), batch)
-            params.sel = self._selector[0]
+            parts.append(self._selector[0])
+        if id_filter is not None and not id_filter.empty:
+            selector, keep = id_filter.selector()
+            parts.append(selector)
+            fraction = max(id_filter.fraction(self.count()), 1e-9)
+            ef = max(ef, min(EF_FILTER_CAP, math.ceil(ef / fraction)))
+        params = faiss.SearchParametersHNSW(efSearch=ef)
+        if parts:
+            params.sel = combine(parts, keep)
         scores, ids = self._index.search(as_vectors(queries, self.dim), k, params=params)
+        del keep
         return scores, ids
+
+    def stored_vectors(self, ids: Ids) -> tuple[Ids, Vectors]:
+        ids = as_ids(ids)
+        if self._dead:
+            ids = ids[~np.isin(ids, np.fromiter(self._dead, dtype=np.int64))]
+        return reconstruct(self._index, ids, self.dim)
 
     def count(self) -> int:
         return int(self._index.ntotal) - len(self._dead)

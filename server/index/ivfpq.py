@@ -15,6 +15,7 @@ import faiss
 
 from scenesearch.server.domain import Vectors
 from scenesearch.server.index.base import (
+    IdFilter,
     Ids,
     Scores,
     VectorLookup,
@@ -101,14 +102,34 @@ class IvfPqIndex(IdMappedIndex):
         index.train(as_vectors(sample, self.dim))
         self._trained(index)
 
-    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
+    def search(
+        self, queries: Vectors, k: int, id_filter: IdFilter | None = None
+    ) -> tuple[Scores, Ids]:
+        """The IVF scan applies the filter's selector; a selective filter probes more lists
+        (nprobe / fraction kept, up to nlist), since fewer of each list's vectors count, and
+        re-ranks more candidates (k * rerank / (2 * fraction) when the filter keeps under
+        half)."""
         queries = as_vectors(queries, self.dim)
-        if self.fallback_reason or self.rerank_factor == 0:
-            scores, ids = self._index.search(queries, k)
-            return scores, ids
-        fetch = min(k * self.rerank_factor, max(int(self._index.ntotal), 1))
-        _, candidates = self._index.search(queries, fetch)
+        if self.fallback_reason:
+            return self._filtered_search(queries, k, id_filter)
+        params = faiss.SearchParametersIVF(nprobe=self.nprobe)
+        fraction = 1.0
+        if id_filter is not None:
+            fraction = max(id_filter.fraction(self.count()), 1e-9)
+            params.nprobe = min(self.nlist, max(self.nprobe, math.ceil(self.nprobe / fraction)))
+        if self.rerank_factor == 0:
+            return self._filtered_search(queries, k, id_filter, params)
+        # A filtered search re-ranks as many candidates as the unfiltered one would find
+        # among the same share of the library, so its recall does not fall below it.
+        fetch = math.ceil(k * self.rerank_factor / min(1.0, 2 * fraction))
+        fetch = min(fetch, max(int(self._index.ntotal), 1))
+        _, candidates = self._filtered_search(queries, fetch, id_filter, params)
         return rerank(queries, candidates, k, self._lookup)
+
+    def stored_vectors(self, ids: Ids) -> tuple[Ids, Vectors]:
+        if self.fallback_reason:  # still exact: the flat storage holds the raw vectors
+            return super().stored_vectors(ids)
+        return self._lookup(ids)  # PQ codes are lossy: SQLite has the exact vectors
 
     def params(self) -> dict[str, str]:
         return {

@@ -17,6 +17,7 @@ from pathlib import Path
 from scenesearch.server.domain import Vectors
 from scenesearch.server.index import create_index, load_index
 from scenesearch.server.index.base import (
+    IdFilter,
     Ids,
     Scores,
     VectorIndex,
@@ -97,10 +98,17 @@ class LiveIndex:
         )
         return ""
 
-    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
+    def search(
+        self, queries: Vectors, k: int, id_filter: IdFilter | None = None
+    ) -> tuple[Scores, Ids]:
         k = max(1, min(k, max(self._index.count(), 1)))
         with self._lock.read():
-            return self._index.search(queries, k)
+            return self._index.search(queries, k, id_filter)
+
+    def stored_vectors(self, ids: Ids) -> tuple[Ids, Vectors]:
+        """Exact vectors of the ids the index holds, in the order given."""
+        with self._lock.read():
+            return self._index.stored_vectors(as_ids(ids))
 
     def add(self, ids: Ids, vectors: Vectors, generation: int) -> None:
         ids = as_ids(ids)

@@ -8,6 +8,7 @@ rerank=0 the Hamming distance h is mapped to the SimHash cosine estimate cos(Ï€Â
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import faiss
@@ -15,6 +16,7 @@ import numpy as np
 
 from scenesearch.server.domain import Vectors
 from scenesearch.server.index.base import (
+    IdFilter,
     Ids,
     Scores,
     VectorLookup,
@@ -59,14 +61,31 @@ class LshIndex(IdMappedIndex):
         base = cls.create(dim, params, lookup)
         return cls(dim, base.nbits, base.rerank_factor, lookup, deserialize(data))
 
-    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
+    def search(
+        self, queries: Vectors, k: int, id_filter: IdFilter | None = None
+    ) -> tuple[Scores, Ids]:
+        """IndexLSH takes no search parameters, so a filter is applied to the Hamming
+        candidates before re-ranking; enough are fetched that k * rerank of them are
+        expected to pass (candidates / fraction kept)."""
         queries = as_vectors(queries, self.dim)
+        total = max(int(self._index.ntotal), 1)
+        active = id_filter is not None and not id_filter.empty
+        wanted = k * max(self.rerank_factor, 1)
+        fetch = wanted
+        if id_filter is not None and active:
+            fraction = max(id_filter.fraction(total), 1e-9)
+            fetch = math.ceil(wanted / fraction) + len(id_filter.deny)
+        fetch = min(fetch, total)
         if self.rerank_factor == 0:
-            hamming, ids = self._index.search(queries, k)
-            return np.cos(np.pi * hamming / self.nbits).astype(np.float32), ids
-        fetch = min(k * self.rerank_factor, max(int(self._index.ntotal), 1))
+            hamming, ids = self._index.search(queries, fetch)
+            if id_filter is not None and active:
+                hamming, ids = keep_best(hamming, ids, id_filter, k)
+            return np.cos(np.pi * hamming[:, :k] / self.nbits).astype(np.float32), ids[:, :k]
         _, candidates = self._index.search(queries, fetch)
-        return rerank(queries, candidates, k, self._lookup)
+        return rerank(queries, candidates, k, self._lookup, id_filter if active else None, wanted)
+
+    def stored_vectors(self, ids: Ids) -> tuple[Ids, Vectors]:
+        return self._lookup(ids)  # LSH keeps only bit codes
 
     def params(self) -> dict[str, str]:
         return {"nbits": str(self.nbits), "rerank": str(self.rerank_factor)}
@@ -75,3 +94,15 @@ class LshIndex(IdMappedIndex):
         if self.rerank_factor == 0:
             return "Hamming-only: scores are SimHash cosine estimates, not exact"
         return ""
+
+
+def keep_best(dist: np.ndarray, ids: Ids, id_filter: IdFilter, k: int) -> tuple[np.ndarray, Ids]:
+    """Per row, the first k candidates the filter lets through (order kept), padded with -1."""
+    out_d = np.full((len(ids), k), np.inf, dtype=np.float32)
+    out_i = np.full((len(ids), k), -1, dtype=np.int64)
+    for row in range(len(ids)):
+        mask = id_filter.keep(ids[row])
+        kept = np.flatnonzero(mask)[:k]
+        out_d[row, : len(kept)] = dist[row, kept]
+        out_i[row, : len(kept)] = ids[row, kept]
+    return out_d, out_i

@@ -25,6 +25,7 @@ import sqlite_utils
 
 from scenesearch.server.domain import IngestResult, Scene, Vectors, Video
 from scenesearch.server.errors import ModelMismatch, NotFound
+from scenesearch.server.storage.layout import MMAP_BYTES, PAGE_SIZE, migrate_page_size
 from scenesearch.server.storage.schema import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -34,6 +35,9 @@ from scenesearch.server.storage.schema import (
     to_blob,
     video_from_row,
 )
+
+# Ids per statement in batched lookups (SQLite allows 32,766 bound parameters).
+CHUNK = 4096
 
 
 class Store:
@@ -49,6 +53,7 @@ class Store:
     def open(cls, data_dir: Path) -> Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         store = cls(data_dir / "scenesearch.db")
+        migrate_page_size(store.path)  # before any connection of ours holds the file
         db = store.db
         db.conn.executescript(SCHEMA)
         with store.write() as conn:
@@ -66,7 +71,10 @@ class Store:
             conn = sqlite3.connect(
                 self.path, check_same_thread=False, timeout=30.0, isolation_level=None
             )
+            # Only takes effect on a new, empty file: see storage/layout.py.
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             sync = os.environ.get("SCENESEARCH_SQLITE_SYNC", "NORMAL").upper()
             conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -244,45 +252,60 @@ class Store:
         ]
 
     def scenes_by_ids(self, ids: Sequence[int]) -> dict[int, tuple[Scene, str]]:
-        """Committed scenes among `ids`, with their video's path; unknown ids are absent."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        cursor = self.db.execute(
-            "SELECT s.id, s.video_id, s.idx, s.start_s, s.end_s, s.start_frame, s.end_frame, "
-            f"v.path FROM scenes s JOIN videos v ON v.id = s.video_id WHERE s.id IN ({marks})",
-            [int(i) for i in ids],
-        )
-        return {
-            row[0]: (Scene(row[0], row[1], row[2], row[3], row[4], row[5], row[6]), row[7])
-            for row in cursor
-        }
+        """Committed scenes among `ids`, with their video's path; unknown ids are absent.
+        One statement per CHUNK ids."""
+        found: dict[int, tuple[Scene, str]] = {}
+        for chunk in _chunks(ids):
+            cursor = self.db.conn.execute(
+                "SELECT s.id, s.video_id, s.idx, s.start_s, s.end_s, s.start_frame, "
+                "s.end_frame, v.path FROM scenes s JOIN videos v ON v.id = s.video_id "
+                f"WHERE s.id IN ({_marks(chunk)})",
+                chunk,
+            )
+            for row in cursor:
+                found[row[0]] = (Scene(*row[:7]), row[7])
+        return found
 
     def scene_vector(self, scene_id: int) -> tuple[Scene, Vectors]:
-        rows = list(self.db["scenes"].rows_where("id = ?", [scene_id]))
-        if not rows:
+        row = self.db.conn.execute(
+            "SELECT id, video_id, idx, start_s, end_s, start_frame, end_frame, vector "
+            "FROM scenes WHERE id = ?",
+            (scene_id,),
+        ).fetchone()
+        if row is None:
             raise NotFound(
                 f"scene {scene_id} does not exist; scene ids are shown by "
                 "`scenesearch search` and `scenesearch videos show`"
             )
-        return scene_from_row(rows[0]), from_blobs([rows[0]["vector"]], self.dim)[0]
-
-    def scene_vectors(self, ids: Sequence[int]) -> dict[int, Vectors]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            f"SELECT id, vector FROM scenes WHERE id IN ({marks})", [int(i) for i in ids]
-        ).fetchall()
-        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+        return Scene(*row[:7]), from_blobs([row[7]], self.dim)[0]
 
     def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
         """Stored vectors of the committed scenes among `ids`, in the order given."""
-        rows = self.scene_vectors([int(i) for i in ids])
-        found = [int(i) for i in ids if int(i) in rows]
-        if not found:
+        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        rows: list[tuple[int, bytes]] = []
+        for chunk in _chunks(wanted.tolist()):
+            rows.extend(
+                self.db.conn.execute(
+                    f"SELECT id, vector FROM scenes WHERE id IN ({_marks(chunk)})", chunk
+                ).fetchall()
+            )
+        if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
-        return np.array(found, dtype=np.int64), np.stack([rows[i] for i in found])
+        got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        order = np.argsort(got, kind="stable")
+        sorted_got = got[order]
+        pos = np.searchsorted(sorted_got, wanted)
+        present = (pos < len(sorted_got)) & (sorted_got[np.minimum(pos, len(got) - 1)] == wanted)
+        rows_in_order = order[pos[present]]
+        vectors = from_blobs([rows[i][1] for i in rows_in_order.tolist()], self.dim)
+        return wanted[present], vectors
+
+    def scene_video_pairs(self, after_id: int) -> np.ndarray:
+        """(n, 2) array of (scene id, video id) for every scene with id > after_id."""
+        rows = self.db.conn.execute(
+            "SELECT id, video_id FROM scenes WHERE id > ? ORDER BY id", (after_id,)
+        ).fetchall()
+        return np.array(rows, dtype=np.int64).reshape(-1, 2)
 
     def sample_scene_vectors(self, limit: int) -> Vectors:
         """Up to `limit` scene vectors drawn at random (for training quantisers)."""
@@ -307,22 +330,33 @@ class Store:
             )
 
     def frames_of_scenes(self, scene_ids: Sequence[int]) -> FrameMatrix:
-        marks = ",".join("?" * len(scene_ids))
-        return self._frames(f"scene_id IN ({marks})", [int(i) for i in scene_ids])
+        """The sampled frames of these scenes, in time order per video (CHUNK ids a query)."""
+        parts = [
+            self._frames(f"scene_id IN ({_marks(chunk)})", chunk) for chunk in _chunks(scene_ids)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return FrameMatrix(
+            times_s=np.concatenate([p.times_s for p in parts] or [np.zeros(0)]),
+            vectors=np.concatenate(
+                [p.vectors for p in parts] or [np.zeros((0, self.dim), np.float32)]
+            ),
+            scene_ids=np.concatenate([p.scene_ids for p in parts] or [np.zeros(0, np.int64)]),
+        )
 
     def frames_of_video(self, video_id: int) -> FrameMatrix:
         return self._frames("video_id = ?", [video_id])
 
     def _frames(self, where: str, args: list[Any]) -> FrameMatrix:
-        rows = self.db.execute(
-            "SELECT time_s, scene_id, vector FROM frames "
-            f"WHERE {where} ORDER BY video_id, frame_no",
+        rows = self.db.conn.execute(
+            f"SELECT time_s, scene_id, vector FROM frames WHERE {where} "
+            "ORDER BY video_id, frame_no",
             args,
         ).fetchall()
         return FrameMatrix(
-            times_s=np.array([r[0] for r in rows], dtype=np.float64),
+            times_s=np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows)),
             vectors=from_blobs([r[2] for r in rows], self.dim),
-            scene_ids=np.array([r[1] for r in rows], dtype=np.int64),
+            scene_ids=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
         )
 
     def counts(self) -> tuple[int, int, int]:
@@ -332,3 +366,13 @@ class Store:
             "(SELECT COUNT(*) FROM frames)"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
+
+
+def _chunks(ids: Sequence[int] | np.ndarray) -> Iterator[list[int]]:
+    values = [int(i) for i in ids]
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _marks(chunk: Sequence[int]) -> str:
+    return ",".join("?" * len(chunk))

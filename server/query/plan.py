@@ -1,0 +1,112 @@
+"""How one search is carried out, chosen per query by how much of the library it may return.
+
+The rule (n = scenes in the selected videos, minus excluded ones):
+
+1. No `video_ids`: the index searches everything. Exclusions (the query scene itself, its
+   video with `exclude_same_video`) are a deny-selector inside the index (flat, HNSW, IVF)
+   or are dropped from LSH's Hamming candidates before re-ranking. No over-fetch.
+2. `video_ids` and n <= EXACT_LIMIT[kind]: score the n stored vectors exactly (one matmul);
+   vectors come from the index's own storage where it keeps raw vectors (flat, HNSW, IVF-PQ
+   before training), else from SQLite (IVF-PQ, LSH). Exact, so recall is 1 by construction.
+   Flat never takes this path: its selector scan already scores only the selected rows.
+3. Otherwise the index filters with an IDSelector over the selected ids. HNSW raises efSearch
+   to efSearch / fraction kept (capped); IVF-PQ raises nprobe to nprobe / fraction (up to
+   nlist); LSH fetches k * rerank / fraction Hamming candidates and filters them before the
+   exact re-rank.
+
+`min_score` never widens a search: results come back best first, so the top_k are cut at the
+first score below it, and an unreachable `min_score` costs one ordinary search. Ids the index
+returns that SQLite no longer has (a delete between the two commits) are dropped; only then is
+the search repeated with a larger k.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from scenesearch.server.index.base import IdFilter, Ids
+from scenesearch.server.storage.store import Store
+
+# Largest selection scored exactly, per index kind (None: never; the index filters itself).
+# About where exact scoring of n vectors costs more than the kind's filtered search.
+EXACT_LIMIT: dict[str, int | None] = {"flat": None, "hnsw": 16384, "ivfpq": 4096, "lsh": 4096}
+DEFAULT_EXACT_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """`exact`: score `id_filter.allow` from stored vectors; else the index searches with
+    `id_filter` (None: unfiltered). `nothing`: the filter selects no scene at all."""
+
+    id_filter: IdFilter | None
+    exact: bool = False
+    nothing: bool = False
+
+
+def choose_plan(
+    kind: str, allow: Ids | None, deny: Ids, exact_limits: Mapping[str, int | None] = EXACT_LIMIT
+) -> Plan:
+    if allow is None:
+        return Plan(IdFilter(None, deny) if len(deny) else None)
+    if len(deny):
+        allow = np.setdiff1d(allow, deny, assume_unique=True)
+    if len(allow) == 0:
+        return Plan(None, nothing=True)
+    limit = exact_limits.get(kind, DEFAULT_EXACT_LIMIT)
+    return Plan(IdFilter(allow), exact=limit is not None and len(allow) <= limit)
+
+
+class SceneDirectory:
+    """Scene ids of every ready video, grouped by video, kept in memory so a filter costs no
+    query per search. Refreshed when the store generation moves: new scenes are read by id
+    (ids only grow), deleted videos are dropped."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._last_id = 0
+        self._videos = np.zeros(0, dtype=np.int64)  # sorted
+        self._ids = np.zeros(0, dtype=np.int64)  # sorted within each video
+
+    def refresh(self) -> None:
+        generation = self._store.generation()
+        if generation == self._generation:
+            return
+        with self._lock:
+            if generation == self._generation:
+                return
+            new = self._store.scene_video_pairs(self._last_id)
+            ready = np.asarray(self._store.ready_video_ids(), dtype=np.int64)
+            ids = np.concatenate([self._ids, new[:, 0]])
+            videos = np.concatenate([self._videos, new[:, 1]])
+            live = np.isin(videos, ready)
+            ids, videos = ids[live], videos[live]
+            order = np.lexsort((ids, videos))
+            self._ids, self._videos = ids[order], videos[order]
+            if len(new):
+                self._last_id = max(self._last_id, int(new[-1, 0]))
+            self._generation = generation
+
+    def scenes_of(self, video_ids: Iterable[int]) -> Ids:
+        """Sorted scene ids of these videos (unknown or not-ready videos have none)."""
+        self.refresh()
+        ids, videos = self._ids, self._videos
+        wanted = np.unique(np.fromiter(video_ids, dtype=np.int64))
+        lo = np.searchsorted(videos, wanted, side="left")
+        hi = np.searchsorted(videos, wanted, side="right")
+        spans = [(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
+        if not spans:
+            return np.zeros(0, dtype=np.int64)
+        if len(spans) == 1:
+            return ids[spans[0][0] : spans[0][1]]
+        chosen = np.concatenate([ids[a:b] for a, b in spans])
+        if len(chosen) * 8 < len(ids):
+            return np.sort(chosen)
+        mask = np.zeros(int(chosen.max()) + 1, dtype=bool)
+        mask[chosen] = True
+        return np.flatnonzero(mask).astype(np.int64)
