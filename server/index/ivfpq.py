@@ -107,8 +107,8 @@ class IvfPqIndex(IdMappedIndex):
     ) -> tuple[Scores, Ids]:
         """The IVF scan applies the filter's selector; a selective filter probes more lists
         (nprobe / fraction kept, up to nlist), since fewer of each list's vectors count, and
-        re-ranks more candidates (k * rerank / (2 * fraction) when the filter keeps under
-        half)."""
+        re-ranks more candidates (k * rerank * 0.5 / fraction, at most 4x, when the filter
+        keeps under half)."""
         queries = as_vectors(queries, self.dim)
         if self.fallback_reason:
             return self._filtered_search(queries, k, id_filter)
@@ -121,7 +121,7 @@ class IvfPqIndex(IdMappedIndex):
             return self._filtered_search(queries, k, id_filter, params)
         # A filtered search re-ranks as many candidates as the unfiltered one would find
         # among the same share of the library, so its recall does not fall below it.
-        fetch = math.ceil(k * self.rerank_factor / min(1.0, 2 * fraction))
+        fetch = math.ceil(k * self.rerank_factor * min(4.0, max(1.0, 0.5 / fraction)))
         fetch = min(fetch, max(int(self._index.ntotal), 1))
         _, candidates = self._filtered_search(queries, fetch, id_filter, params)
         return rerank(queries, candidates, k, self._lookup)

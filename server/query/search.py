@@ -165,7 +165,8 @@ class SearchEngine:
     def _hits(self, vector: Vectors, kept: list[tuple[int, float, Scene, str]]) -> list[SceneHit]:
         if not kept:
             return []
-        moments = best_moments(self._store.frames_of_scenes([k[0] for k in kept]), vector)
+        frames = self._store.frames_of_scenes([k[0] for k in kept], ordered=False)
+        moments = best_moments(frames, vector)
         kind = self._index.kind
         return [
             SceneHit(
