@@ -11,6 +11,8 @@ PROTO_SRC := proto/scenesearch/v1/scenesearch.proto
 # Strict editable mode builds a tree of links (so mypy and tools see scenesearch.*); a module
 # added or removed needs a relink, which is cheap and happens whenever a module changes.
 MODULES := $(shell find proto server client -name '*.py' -not -path '*/__pycache__/*')
+# The web UI's templates and static files are package data, linked one by one as well.
+WEB_ASSETS := $(shell find client/web/templates client/web/static -type f 2>/dev/null)
 
 LINTED := server client tests bench scripts proto/scenesearch/contract.py
 
@@ -23,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e ".[server,dev]" --config-settings editable_mode=strict
 	touch $@
 
-$(VENV)/.linked: $(VENV)/.installed $(MODULES)
+$(VENV)/.linked: $(VENV)/.installed $(MODULES) $(WEB_ASSETS)
 	$(PIP) install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
 	touch $@
 
@@ -52,8 +54,12 @@ test-fast: install
 demo: install
 	$(PY) -m scripts.demo
 
+# The gRPC server and the web UI together; prints the URL. Extra server flags:
+# make serve SERVE_ARGS="--media-root ~/Videos"; the UI's address: WEB_LISTEN=host:port.
+SERVE_ARGS ?=
+WEB_LISTEN ?= 127.0.0.1:8080
 serve: install
-	$(VENV)/bin/scenesearch serve
+	WEB_LISTEN=$(WEB_LISTEN) $(PY) -m scripts.serve $(SERVE_ARGS)
 
 bench: install
 	$(PY) -m bench.ingest

@@ -19,6 +19,7 @@ from scenesearch.client.cli_common import (
     with_json,
 )
 from scenesearch.client.remote import ClientError, IngestUpdate, SearchResults, ingest_options
+from scenesearch.client.web.cli import add_web_command
 from scenesearch.contract import DEFAULT_TOP_K, DETECTORS, INDEX_KINDS
 
 VIDEO_SUFFIXES = {
@@ -295,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(func=cmd_index)
 
     add_analytics_commands(sub)
+    add_web_command(sub)
     return parser
 
 

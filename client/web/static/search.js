@@ -1,0 +1,70 @@
+// Search page: image queries by picker, drag-and-drop or paste; thumbnails that fail to load.
+"use strict";
+(function () {
+  const form = document.getElementById("image-form");
+  const input = document.getElementById("image-input");
+  const filters = document.getElementById("search-form");
+
+  // An image query is posted once; the server answers with a redirect to /?image=KEY, so
+  // the query lives in the URL like a text query. The filters of the text form go along.
+  function submitImage(file) {
+    if (!file) return;
+    const body = new FormData();
+    body.append("image", file, file.name || "pasted.png");
+    for (const name of ["top_k", "min_score"]) {
+      const field = filters.elements.namedItem(name);
+      if (field && field.value) body.append(name, field.value);
+    }
+    const videos = filters.elements.namedItem("video");
+    if (videos) for (const o of videos.selectedOptions) body.append("video", o.value);
+    form.classList.add("busy");
+    fetch(form.action, { method: "POST", body: body, headers: { Accept: "application/json" } })
+      .then(async (response) => {
+        if (response.redirected) { window.location.assign(response.url); return; }
+        const error = await response.json().catch(() => ({ error: "Upload failed", message: "" }));
+        showError(error.error + ". " + (error.message || ""));
+      })
+      .catch(() => showError("The web UI cannot be reached."))
+      .finally(() => form.classList.remove("busy"));
+  }
+
+  function showError(text) {
+    let box = document.getElementById("image-error");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "image-error";
+      box.className = "notice bad";
+      box.setAttribute("role", "alert");
+      form.after(box);
+    }
+    box.textContent = text;
+  }
+
+  if (form && input) {
+    input.addEventListener("change", () => submitImage(input.files[0]));
+    for (const kind of ["dragenter", "dragover"]) {
+      form.addEventListener(kind, (e) => { e.preventDefault(); form.classList.add("over"); });
+    }
+    for (const kind of ["dragleave", "drop"]) {
+      form.addEventListener(kind, () => form.classList.remove("over"));
+    }
+    form.addEventListener("drop", (e) => {
+      e.preventDefault();
+      submitImage(e.dataTransfer && e.dataTransfer.files[0]);
+    });
+    document.addEventListener("paste", (e) => {
+      const files = e.clipboardData ? e.clipboardData.files : [];
+      if (files.length && files[0].type.startsWith("image/")) {
+        e.preventDefault();
+        submitImage(files[0]);
+      }
+    });
+  }
+
+  // A thumbnail the server cannot give (an old server, a deleted scene) shows a hatch.
+  for (const img of document.querySelectorAll(".card .thumb img, .seed img")) {
+    const mark = () => img.parentElement.classList.add("missing");
+    img.addEventListener("error", mark);
+    if (img.complete && img.naturalWidth === 0) mark();
+  }
+})();
