@@ -18,7 +18,7 @@ from scenesearch.server.api.auth import BearerTokenInterceptor
 from scenesearch.server.api.limits import ConcurrencyLimiter
 from scenesearch.server.api.service import SceneSearchService, ServiceDeps
 from scenesearch.server.config import Settings
-from scenesearch.server.embedder import ClipEmbedder
+from scenesearch.server.embedder import load_embedder
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.jobs import JobRunner
 from scenesearch.server.ingest.worker import IngestWorker
@@ -86,7 +86,7 @@ def start_server(settings: Settings) -> RunningServer:
 
 
 def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
-    embedder = ClipEmbedder.load(settings.model, settings.device, settings.precision)
+    embedder = load_embedder(settings.model, settings.device, settings.precision)
     store = Store.open(settings.data_dir)
     store.bind_model(settings.model, embedder.dim)
     index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params)

@@ -41,7 +41,7 @@ def test_unreachable_hub_model_explains_how_to_point_at_local_copy() -> None:
     # conftest sets HF_HUB_OFFLINE=1, exactly what a machine without the hub experiences.
     with pytest.raises(ModelLoadError) as info:
         ClipEmbedder.load("openai/clip-vit-base-patch32")
-    assert "--model /path/to/clip-dir" in str(info.value)
+    assert "--model /path/to/model-dir" in str(info.value)
     assert "openai/clip-vit-base-patch32" in str(info.value)
 
 

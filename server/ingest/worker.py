@@ -77,12 +77,12 @@ def worker_main(
     # Ingest is background work: searches in the server process get the CPU first.
     with contextlib.suppress(OSError):
         os.nice(10)
-    from scenesearch.server.embedder import ClipEmbedder
+    from scenesearch.server.embedder import load_embedder
     from scenesearch.server.errors import SceneSearchError
     from scenesearch.server.ingest.pipeline.orchestrator import default_stages, ingest_file
 
     try:
-        embedder = ClipEmbedder.load(model, device, precision)
+        embedder = load_embedder(model, device, precision)
     except Exception as exc:
         events.put(WorkerFatal(str(exc)))
         return
