@@ -19,7 +19,7 @@ from scenesearch.server.embedder import ClipEmbedder
 from scenesearch.server.errors import ModelLoadError
 from scenesearch.server.ingest.pipeline.orchestrator import default_stages, ingest_file
 from scenesearch.server.models import FAMILIES, DualEncoder, load_embedder
-from scenesearch.server.models.siglip import sigmoid_score
+from scenesearch.server.models.siglip import SiglipEmbedder, sigmoid_score
 from tests.conftest import make_settings
 from tests.helpers import frame_png
 from tests.support.random_model import RANDOM_FAMILIES, write_random_model
@@ -144,7 +144,9 @@ def test_calibrate_matches_the_models_own_scoring(encoder: DualEncoder, family: 
     calibrated = encoder.calibrate(cosine)
     assert calibrated.shape == cosine.shape and calibrated.dtype == np.float32
     if family in SIGMOID_FAMILIES:
-        assert encoder.calibration == "sigmoid"
+        assert encoder.calibration == "sigmoid" and isinstance(encoder, SiglipEmbedder)
+        # The tiny checkpoints carry the paper's initial scale and bias, not a trivial 1 and 0.
+        assert (encoder.logit_scale, encoder.logit_bias) == pytest.approx((10.0, -10.0))
         bias = float(model.logit_bias.detach())
         # Differential: our cosine through calibrate() equals sigmoid of the model's logits...
         np.testing.assert_allclose(calibrated, 1 / (1 + np.exp(-logits)), atol=1e-5)

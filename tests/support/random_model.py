@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,15 @@ def _write_spiece_model(directory: Path) -> None:
     config_path.write_text(json.dumps(config, indent=2))
 
 
+def _siglip_scoring(model: Any) -> Any:
+    """Set SigLIP's scale and bias as the paper initialises them (t' = log 10, b = -10), so
+    calibrated scores are not the trivial sigmoid(cos) of transformers' zero init."""
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(10.0))
+        model.logit_bias.fill_(-10.0)
+    return model
+
+
 def random_siglip(seed: int = 0) -> tuple[Any, Any]:
     from transformers import (
         SiglipConfig,
@@ -207,7 +217,7 @@ def random_siglip(seed: int = 0) -> tuple[Any, Any]:
         text_config=text.to_dict(), vision_config=SiglipVisionConfig(**TINY_VISION).to_dict()
     )
     torch.manual_seed(seed)
-    model = SiglipModel(config).eval()
+    model = _siglip_scoring(SiglipModel(config).eval())
     image_processor = SiglipImageProcessorPil(size={"height": 64, "width": 64})
     return model, SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
@@ -244,7 +254,7 @@ def random_siglip2(seed: int = 0) -> tuple[Any, Any]:
     vision = Siglip2VisionConfig(num_attention_heads=2, num_patches=36, patch_size=16, **TINY_TOWER)
     config = Siglip2Config(text_config=text.to_dict(), vision_config=vision.to_dict())
     torch.manual_seed(seed)
-    model = Siglip2Model(config).eval()
+    model = _siglip_scoring(Siglip2Model(config).eval())
     image_processor = Siglip2ImageProcessorPil(max_num_patches=36, patch_size=16)
     return model, Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer)
 
