@@ -18,6 +18,7 @@ from scenesearch.client.cli_common import (
     out,
     with_json,
 )
+from scenesearch.client.cli_media import add_media_commands
 from scenesearch.client.remote import ClientError, IngestUpdate, SearchResults, ingest_options
 from scenesearch.client.web.cli import add_web_command
 from scenesearch.contract import DEFAULT_TOP_K, DETECTORS, INDEX_KINDS
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(func=cmd_index)
 
     add_analytics_commands(sub)
+    add_media_commands(sub)
     add_web_command(sub)
     return parser
 

@@ -86,3 +86,28 @@ def test_cli_errors_are_readable_and_exit_non_zero(server: RunningServer, media_
     assert proc.returncode == 1 and "INVALID_ARGUMENT" in proc.stderr
     proc = cli(server, "search", ok=False)
     assert proc.returncode == 2 and "exactly one" in proc.stderr
+
+
+def test_thumbnail_and_clip_through_the_cli(
+    server: RunningServer, media_root: Path, tmp_path: Path
+) -> None:
+    video = write_video(media_root / "cli_clip.mp4", [1.0, 1.5], seed=51)
+    (row,) = json.loads(cli(server, "ingest", str(video.path), "--json").stdout)
+    shown = json.loads(cli(server, "videos", "show", str(row["video_id"]), "--json").stdout)
+    second = shown["scenes"][1]
+
+    jpeg = tmp_path / "thumb.jpg"
+    cli(server, "thumbnail", str(second["id"]), "-o", str(jpeg))
+    assert jpeg.read_bytes()[:3] == b"\xff\xd8\xff"
+
+    clip = tmp_path / "scene.mp4"
+    made = json.loads(cli(server, "clip", str(second["id"]), "-o", str(clip), "--json").stdout)
+    assert made["bytes"] == clip.stat().st_size > 0 and made["stream_copy"] is True
+    assert made["end_s"] == pytest.approx(second["end_s"], abs=1e-3)
+
+    span = cli(server, "clip", "--video", str(row["video_id"]), "--start", "0.2", "--end", "0.8")
+    assert "wrote" in span.stdout
+    missing = cli(server, "clip", ok=False)
+    assert missing.returncode == 2 and "scene id" in missing.stderr
+    unknown = cli(server, "thumbnail", "999999", ok=False)
+    assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr
