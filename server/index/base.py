@@ -160,6 +160,16 @@ def as_vectors(vectors: Any, dim: int) -> Vectors:
     return arr
 
 
+# Re-ranking depth: k * rerank candidates for the first RERANK_HEAD results, then one
+# candidate per further result, so top_k=1000 does not re-score k * rerank stored vectors.
+RERANK_HEAD = 100
+
+
+def rerank_fetch(k: int, factor: int) -> int:
+    """Approximate candidates to take for an exact re-rank of the top k."""
+    return min(k, RERANK_HEAD) * factor + max(0, k - RERANK_HEAD)
+
+
 def rerank(
     queries: Vectors,
     candidates: Ids,

@@ -23,6 +23,7 @@ from scenesearch.server.index.base import (
     deserialize,
     int_param,
     rerank,
+    rerank_fetch,
 )
 from scenesearch.server.index.id_mapped import IdMappedIndex
 
@@ -121,7 +122,8 @@ class IvfPqIndex(IdMappedIndex):
             return self._filtered_search(queries, k, id_filter, params)
         # A filtered search re-ranks as many candidates as the unfiltered one would find
         # among the same share of the library, so its recall does not fall below it.
-        fetch = math.ceil(k * self.rerank_factor * min(4.0, max(1.0, 0.5 / fraction)))
+        widen = min(4.0, max(1.0, 0.5 / fraction))
+        fetch = math.ceil(rerank_fetch(k, self.rerank_factor) * widen)
         fetch = min(fetch, max(int(self._index.ntotal), 1))
         _, candidates = self._filtered_search(queries, fetch, id_filter, params)
         return rerank(queries, candidates, k, self._lookup)

@@ -24,6 +24,7 @@ from scenesearch.server.index.base import (
     deserialize,
     int_param,
     rerank,
+    rerank_fetch,
 )
 from scenesearch.server.index.id_mapped import IdMappedIndex
 
@@ -70,7 +71,7 @@ class LshIndex(IdMappedIndex):
         queries = as_vectors(queries, self.dim)
         total = max(int(self._index.ntotal), 1)
         active = id_filter is not None and not id_filter.empty
-        wanted = k * max(self.rerank_factor, 1)
+        wanted = rerank_fetch(k, max(self.rerank_factor, 1))
         fetch = wanted
         if id_filter is not None and active:
             fraction = max(id_filter.fraction(total), 1e-9)

@@ -254,17 +254,25 @@ class Store:
     def scenes_by_ids(self, ids: Sequence[int]) -> dict[int, tuple[Scene, str]]:
         """Committed scenes among `ids`, with their video's path; unknown ids are absent.
         One statement per CHUNK ids."""
-        found: dict[int, tuple[Scene, str]] = {}
+        conn = self.db.conn
+        rows: list[tuple[int, int, int, float, float, int, int]] = []
         for chunk in _chunks(ids):
-            cursor = self.db.conn.execute(
-                "SELECT s.id, s.video_id, s.idx, s.start_s, s.end_s, s.start_frame, "
-                "s.end_frame, v.path FROM scenes s JOIN videos v ON v.id = s.video_id "
-                f"WHERE s.id IN ({_marks(chunk)})",
+            rows += conn.execute(
+                "SELECT id, video_id, idx, start_s, end_s, start_frame, end_frame FROM scenes "
+                f"WHERE id IN ({_marks(chunk)})",
                 chunk,
+            ).fetchall()
+        videos = sorted({row[1] for row in rows})
+        paths: dict[int, str] = {}
+        for chunk in _chunks(videos):
+            paths.update(
+                conn.execute(f"SELECT id, path FROM videos WHERE id IN ({_marks(chunk)})", chunk)
             )
-            for row in cursor:
-                found[row[0]] = (Scene(*row[:7]), row[7])
-        return found
+        return {
+            row[0]: (Scene(*row), paths[row[1]])
+            for row in rows
+            if row[1] in paths  # the scene's video was deleted between the two reads
+        }
 
     def scene_vector(self, scene_id: int) -> tuple[Scene, Vectors]:
         row = self.db.conn.execute(

@@ -1,8 +1,9 @@
 """A synthetic library written straight into a data dir (SQLite only; the server indexes it).
 
-Scene vectors are clustered unit vectors (CLIP-like); each scene has `frames` sampled frames
-scattered around it, and its stored vector is the L2-normalised mean of those frames, as an
-ingest stores it. Used by the search tests and `bench/search.py`.
+Scene vectors are clustered unit vectors varying in a low-dimensional subspace (CLIP-like, as
+in bench/index.py); each scene has `frames` sampled frames close to it, and its stored vector
+is the L2-normalised mean of those frames, as an ingest stores it. Used by the search tests
+and `bench/search.py`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ class Library:
     vectors: Vectors  # (n, dim) stored scene vectors
 
 
-def clustered(rng: np.random.Generator, n: int, means: Vectors, spread: float) -> Vectors:
-    picks = rng.integers(0, len(means), n)
-    noise = rng.normal(size=(n, means.shape[1])).astype(np.float32)
-    return normalise(means[picks] + spread * noise)
+def clip_like(
+    rng: np.random.Generator, centres: Vectors, basis: Vectors, anchors: Vectors, scale: float
+) -> Vectors:
+    """Unit vectors near `anchors` (rows of `centres` or given points), varying along the
+    low-dimensional subspace `basis`, as CLIP embeddings do; isotropic 512-d noise would make
+    every neighbour a near-tie (see bench/index.py)."""
+    z = rng.normal(scale=scale, size=(len(anchors), len(basis))).astype(np.float32)
+    noise = rng.normal(scale=0.01, size=anchors.shape).astype(np.float32)
+    return normalise(anchors + z @ basis + noise)
 
 
 def build_library(
@@ -44,15 +50,17 @@ def build_library(
     store = Store.open(data_dir)
     store.bind_model(model_id, dim)
     rng = np.random.default_rng(seed)
-    means = normalise(rng.normal(size=(max(videos // 4, 8), dim)).astype(np.float32))
+    total = videos * scenes_per_video
+    means = normalise(rng.normal(size=(max(total // 250, 20), dim)).astype(np.float32))
+    basis = normalise(rng.normal(size=(min(32, dim // 2), dim)).astype(np.float32))
     all_ids, all_videos, all_vectors = [], [], []
     next_scene, next_frame = 1, 1
     for first in range(0, videos, batch_videos):
         count = min(batch_videos, videos - first)
         n = count * scenes_per_video
-        centres = clustered(rng, n, means, 0.35)
-        noise = rng.normal(size=(n, frames_per_scene, dim)).astype(np.float32)
-        frames = normalise((centres[:, None, :] + 0.15 * noise).reshape(-1, dim))
+        centres = clip_like(rng, means, basis, means[rng.integers(0, len(means), n)], 0.15)
+        around = np.repeat(centres, frames_per_scene, axis=0)
+        frames = clip_like(rng, means, basis, around, 0.05)
         scene_vectors = normalise(frames.reshape(n, frames_per_scene, dim).mean(axis=1))
         video_rows, scene_rows, frame_rows = [], [], []
         for v in range(count):
