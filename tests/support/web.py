@@ -6,7 +6,8 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,14 @@ import av
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from scenesearch.client.remote import SceneSearchClient
 from scenesearch.client.web.app import create_app
 from scenesearch.client.web.common import WebConfig
 from scenesearch.client.web.gateway import ServerTarget
-from tests.support.synthetic import blocky_scenes
+from scenesearch.server.app import RunningServer, start_server
+from tests.conftest import make_settings
+from tests.helpers import ingest
+from tests.support.synthetic import WrittenVideo, blocky_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SCENESEARCH_CHROMIUM", "/usr/bin/chromium"))
@@ -53,6 +58,42 @@ def web_app(address: str, **changes: Any) -> Starlette:
     target_changes = {k: changes.pop(k) for k in ("token",) if k in changes}
     config = replace(config, target=replace(config.target, **target_changes), **changes)
     return create_app(config)
+
+
+OPEN_RANGE = 4096  # the web tier's cap on an open-ended range, small to test it
+MAX_IMAGE = 200_000
+MAX_UPLOAD = 5_000_000
+
+
+@dataclass
+class WebStack:
+    """A server with one video ingested, and a TestClient of the web tier over it."""
+
+    server: RunningServer
+    video_id: int
+    client: TestClient
+
+
+@contextmanager
+def web_stack(
+    data_dir: Path, model: Path, media_root: Path, video: WrittenVideo, spool: Path
+) -> Iterator[WebStack]:
+    server = start_server(make_settings(data_dir, model, media_root))
+    try:
+        address = f"127.0.0.1:{server.port}"
+        with SceneSearchClient(address, timeout_s=60) as client:
+            video_id = ingest(client, video.path)
+        app = web_app(
+            address,
+            open_range_bytes=OPEN_RANGE,
+            max_image_bytes=MAX_IMAGE,
+            max_upload_bytes=MAX_UPLOAD,
+            spool_dir=spool,
+        )
+        with TestClient(app, follow_redirects=False) as web:
+            yield WebStack(server, video_id, web)
+    finally:
+        server.stop(1.0)
 
 
 def sse_events(client: TestClient, url: str) -> Iterator[tuple[str, dict[str, Any]]]:

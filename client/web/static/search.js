@@ -40,6 +40,14 @@
     box.textContent = text;
   }
 
+  // Empty filters stay out of the URL, so a shared link says only what was asked.
+  filters.addEventListener("submit", () => {
+    for (const field of filters.querySelectorAll("input")) {
+      if (field.value === "") field.disabled = true;
+    }
+    setTimeout(() => { for (const f of filters.querySelectorAll("input")) f.disabled = false; }, 0);
+  });
+
   if (form && input) {
     input.addEventListener("change", () => submitImage(input.files[0]));
     for (const kind of ["dragenter", "dragover"]) {

@@ -70,6 +70,16 @@
     return body;
   }
 
+  // The server names example-image prompts "image 1", "image 2"... in the order sent, which
+  // is the order of the form's files: show the file names instead.
+  function namer(form) {
+    const files = Array.from(form.elements.namedItem("images").files);
+    return (label) => {
+      const m = /^image (\d+)$/.exec(label);
+      return m && files[Number(m[1]) - 1] ? files[Number(m[1]) - 1].name : label;
+    };
+  }
+
   function button(text, t, color) {
     const b = document.createElement("button");
     b.type = "button";
@@ -97,10 +107,15 @@
   function listSegments() {
     segments.textContent = "";
     curves.forEach((curve, i) => {
-      for (const [a, b] of plot.spans(i)) {
-        const li = document.createElement("li");
-        li.append(button(`${curve.label} ${clock(a)}–${clock(b)}`, a, plot.color(i)));
-        segments.append(li);
+      const spans = plot.spans(i);
+      const li = document.createElement("li");
+      li.append(button(curve.label, spans.length ? spans[0][0] : 0, plot.color(i)));
+      li.className = "legend";
+      segments.append(li);
+      for (const [a, b] of spans) {
+        const item = document.createElement("li");
+        item.append(button(`${clock(a)}–${clock(b)}`, a));
+        segments.append(item);
       }
     });
   }
@@ -109,6 +124,8 @@
     e.preventDefault();
     const data = await post(tForm, tStatus);
     if (!data) return;
+    const name = namer(tForm);
+    for (const curve of data.curves) curve.label = name(curve.label);
     curves = data.curves;
     tools.hidden = false;
     plot = window.TimelinePlot.create(document.getElementById("plot"), data, seek);
@@ -146,6 +163,10 @@
     e.preventDefault();
     const data = await post(cForm, cStatus);
     if (!data) return;
+    const name = namer(cForm);
+    data.labels = data.labels.map(name);
+    for (const iv of data.intervals) iv.label = iv.label && name(iv.label);
+    for (const p of data.prompts) p.label = name(p.label);
     cResult.textContent = "";
     const colors = {};
     data.labels.forEach((label, i) => { colors[label] = window.TimelinePlot.COLORS[i % 8]; });
