@@ -2,18 +2,21 @@
 
 Builds a slideshow from the public-domain photos shipped with scikit-image (known cut times),
 starts a server on an embedded data dir, ingests the video with the CLI, runs a text and an
-image search, prints the results, and stops the server.
+image search, prints the results, checks the web UI over the same server, stops the server, and
+ends by saying how to browse the same data in the web UI.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +114,29 @@ def cli(address: str, *args: str) -> None:
     subprocess.run([str(BIN / "scenesearch"), "--address", address, *args], check=True)
 
 
+def web_check(address: str, query: str) -> None:
+    """Serve the web UI over the demo's server for a moment and fetch what a browser would."""
+    from scenesearch.client.web.app import create_app
+    from scenesearch.client.web.cli import serve_in_thread
+    from scenesearch.client.web.common import WebConfig
+    from scenesearch.client.web.gateway import ServerTarget
+
+    web = serve_in_thread(create_app(WebConfig(ServerTarget(address))))
+    try:
+        with urllib.request.urlopen(web.url + "search.json?q=a+cat&top_k=3", timeout=60) as r:
+            hits = json.load(r)["results"]["hits"]
+        print(f"{web.url} answers; text search 'a cat' over HTTP: {len(hits)} scenes")
+        with urllib.request.urlopen(web.url + "library", timeout=60) as r:
+            page = r.read().decode()
+        print(f"library page: {page.count('<tr data-video=')} video(s) listed")
+        first_kb = {"Range": "bytes=0-1023"}
+        ranged = urllib.request.Request(web.url + "videos/1/file", headers=first_kb)
+        with urllib.request.urlopen(ranged, timeout=60) as r:
+            print(f"video bytes for the player: HTTP {r.status}, {r.headers['Content-Range']}")
+    finally:
+        web.stop()
+
+
 def main() -> None:
     say("1. model")
     model = choose_model()
@@ -160,14 +186,23 @@ def main() -> None:
         )
         say("9. stats")
         cli(address, "stats")
+        say("10. web UI over the same server (scenesearch web)")
+        web_check(address, query)
     finally:
-        say("10. stopping the server")
+        say("11. stopping the server")
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    print("demo finished")
+    data_dir, media_dir = data.relative_to(ROOT), media.relative_to(ROOT)
+    print(
+        "\ndemo finished. To browse these results in the web UI, run\n\n"
+        f'    make serve SCENESEARCH_DATA_DIR={data_dir} SERVE_ARGS="--media-root {media_dir}"\n\n'
+        "and open \033[1mhttp://127.0.0.1:8080/\033[0m in a browser (Ctrl-C stops it). Search by"
+        f" text or drop {Path(query).relative_to(ROOT)} on the search page; a result's Play"
+        " opens the video at its best moment."
+    )
 
 
 if __name__ == "__main__":

@@ -148,6 +148,23 @@ def test_no_path_traversal(web: TestClient, video_id: int, url: str) -> None:
     assert "root:" not in response.text and "import " not in response.text
 
 
+def test_other_sites_cannot_change_or_read_anything(web: TestClient, video_id: int) -> None:
+    delete = f"/videos/{video_id}/delete"
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:9999"},
+    ):
+        refused = web.post(delete, data={"confirm": "yes"}, headers=headers)
+        assert refused.status_code == 403, headers
+    assert web.get(f"/videos/{video_id}.json").status_code == 200  # still there
+    # This site's own pages may post (the confirmation page is harmless to show).
+    own = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert web.post(delete, headers=own).status_code == 200
+    # A page that rebinds its name to 127.0.0.1 still sends its own Host: refused.
+    assert web.get("/library.json", headers={"Host": "evil.example"}).status_code == 400
+
+
 def test_the_cli_serves_the_ui_and_prints_its_url() -> None:
     proc = subprocess.Popen(
         [

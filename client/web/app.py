@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -56,6 +57,36 @@ class IdConvertor(Convertor[int]):
 
 
 register_url_convertor("id", IdConvertor())
+
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class SameOriginWrites:
+    """Refuse a change (POST, DELETE) that another site's page sends. A web UI on loopback
+    with no token has no cookie for SameSite to protect, so a page elsewhere could post a
+    form to 127.0.0.1 (cross-site request forgery); browsers say where a request comes from
+    (Sec-Fetch-Site, Origin), and only this site's own pages may change anything."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            site = headers.get("sec-fetch-site")
+            origin = headers.get("origin")
+            own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+            if (site is not None and site not in ("same-origin", "none")) or (
+                site is None and origin not in (None, "null", own)
+            ):
+                response = JSONResponse(
+                    {"error": "Refused", "message": "changes come from this site's pages only"},
+                    status_code=403,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -188,5 +219,9 @@ def create_app(config: WebConfig) -> Starlette:
         lifespan=lifespan,
     )
     app.state.web = web
+    app.add_middleware(SameOriginWrites)
+    # Only names of this machine reach the UI: a page on another site cannot rebind its own
+    # domain name to 127.0.0.1 and read the library (DNS rebinding).
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(config.allowed_hosts))
     app.add_middleware(SecurityHeaders)
     return app

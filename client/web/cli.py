@@ -43,6 +43,14 @@ def add_web_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     web.add_argument(
         "--max-upload-mb", type=int, default=4096, help="largest upload the UI accepts"
     )
+    web.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the UI answers to besides loopback ones and the --listen host "
+        "(repeatable; '*' for any: only behind a proxy that checks it)",
+    )
     # The global connection flags, also accepted after `web`; SUPPRESS keeps a value given
     # before `web` when none is given after it.
     web.add_argument(
@@ -114,12 +122,21 @@ def serve_in_thread(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> R
 
 def build_app(args: argparse.Namespace) -> Starlette:
     from scenesearch.client.web.app import create_app
-    from scenesearch.client.web.common import WebConfig
+    from scenesearch.client.web.common import LOOPBACK_NAMES, WebConfig
     from scenesearch.client.web.gateway import ServerTarget
 
     ca = Path(args.tls_ca).read_bytes() if args.tls_ca else None
     target = ServerTarget(args.server or args.address, args.timeout, args.token, ca)
-    return create_app(WebConfig(target, max_upload_bytes=args.max_upload_mb * 1024 * 1024))
+    host, _ = parse_listen(args.listen)
+    hosts = [*LOOPBACK_NAMES, *args.allowed_host]
+    if host not in ("0.0.0.0", "::", ""):
+        hosts.append(host)
+    config = WebConfig(
+        target,
+        max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+        allowed_hosts=tuple(dict.fromkeys(hosts)),
+    )
+    return create_app(config)
 
 
 def cmd_web(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from scenesearch.client.web.jobs import JobTable
 
 HERE = Path(__file__).resolve().parent
 TOKEN_COOKIE = "scenesearch_token"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class WebConfig:
     # An open-ended Range (`bytes=N-`) is answered with at most this much (see ranges.py).
     open_range_bytes: int = 8 * 1024 * 1024
     spool_dir: Path | None = None  # where browser uploads wait; None: the system temp dir
+    # Host names the UI answers to (Host header, port aside); "*" for any.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES
 
 
 @dataclass

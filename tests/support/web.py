@@ -54,7 +54,10 @@ BROWSER_FLAGS = [
 
 def web_app(address: str, **changes: Any) -> Starlette:
     """The web tier over the gRPC server at `address`; `changes` adjust WebConfig."""
-    config = WebConfig(ServerTarget(address, timeout_s=60.0))
+    # "testserver" is the Host of Starlette's TestClient.
+    config = WebConfig(
+        ServerTarget(address, timeout_s=60.0), allowed_hosts=("127.0.0.1", "testserver")
+    )
     target_changes = {k: changes.pop(k) for k in ("token",) if k in changes}
     config = replace(config, target=replace(config.target, **target_changes), **changes)
     return create_app(config)
