@@ -105,8 +105,10 @@ def test_thumbnail_and_clip_through_the_cli(
     assert made["bytes"] == clip.stat().st_size > 0 and made["stream_copy"] is True
     assert made["end_s"] == pytest.approx(second["end_s"], abs=1e-3)
 
-    span = cli(server, "clip", "--video", str(row["video_id"]), "--start", "0.2", "--end", "0.8")
-    assert "wrote" in span.stdout
+    span_file = tmp_path / "span.mp4"
+    args = ["--video", str(row["video_id"]), "--start", "0.2", "--end", "0.8", "-o", str(span_file)]
+    span = cli(server, "clip", *args)
+    assert "wrote" in span.stdout and span_file.stat().st_size > 0
     missing = cli(server, "clip", ok=False)
     assert missing.returncode == 2 and "scene id" in missing.stderr
     unknown = cli(server, "thumbnail", "999999", ok=False)
