@@ -180,6 +180,12 @@ def test_pages_and_their_json_twins(web: TestClient, video_id: int) -> None:
     assert len(found["results"]["hits"]) == 2
     html = web.get("/?q=a+square&top_k=2").text
     assert html.count('class="card"') == 2 and f"/videos/{video_id}?t=" in html
+    # "More like this": a scene's neighbours, its own video's other scenes left out on request.
+    scene_id = found["results"]["hits"][0]["scene_id"]
+    like = web.get(f"/search.json?scene={scene_id}").json()["results"]["hits"]
+    assert len(like) == 2 and scene_id not in {h["scene_id"] for h in like}  # not itself
+    assert web.get(f"/search.json?scene={scene_id}&exclude=1").json()["results"]["hits"] == []
+    assert "Scenes like scene" in web.get(f"/?scene={scene_id}").text
     assert [v["id"] for v in web.get("/library.json").json()] == [video_id]
     assert web.get("/stats.json").json()["video_count"] == 1
     video_page = web.get(f"/videos/{video_id}?t=2.5")
