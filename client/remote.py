@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -376,3 +377,24 @@ class SceneSearchClient:
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return self._metadata
+
+    def import_video(
+        self, messages: Iterable[pb.ImportVideoRequest], timeout_s: float | None = None
+    ) -> ImportedVideo:
+        """Commit a video decoded and embedded elsewhere: a header message, then chunks
+        (see scenesearch.client.ray_ingest). Same content twice gives the existing video."""
+        response = self._call(self._stub.ImportVideo, iter(messages), timeout_s)
+        return ImportedVideo(
+            response.video_id,
+            response.already_ingested,
+            response.scene_count,
+            response.sample_count,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedVideo:
+    video_id: int
+    already_ingested: bool
+    scene_count: int
+    sample_count: int

@@ -20,6 +20,7 @@ from scenesearch.server.api.service import SceneSearchService, ServiceDeps
 from scenesearch.server.config import Settings
 from scenesearch.server.embedder import load_embedder
 from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.ingest.importer import VideoImporter
 from scenesearch.server.ingest.jobs import JobRunner
 from scenesearch.server.ingest.worker import IngestWorker
 from scenesearch.server.playback.thumbnails import Thumbnails
@@ -119,6 +120,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         device=f"{embedder.device} ({str(embedder.dtype).removeprefix('torch.')})",
         files=files,
         thumbnails=Thumbnails(store, thumbnail_table, files),
+        importer=VideoImporter(store, catalog, settings.model),
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

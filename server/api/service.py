@@ -10,11 +10,12 @@ from pathlib import Path
 import grpc
 
 from scenesearch.contract import INDEX_KINDS, check_choice
-from scenesearch.server.api import convert
+from scenesearch.server.api import convert, imports
 from scenesearch.server.api.status import FAILURE_STATUS, grpc_errors
 from scenesearch.server.domain import IngestParams, Stats, Video
-from scenesearch.server.errors import InvalidArgument, NotFound
+from scenesearch.server.errors import FailedPrecondition, InvalidArgument, NotFound
 from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.ingest.importer import VideoImporter
 from scenesearch.server.ingest.jobs import Job, JobRunner
 from scenesearch.server.ingest.media import UploadSink, resolve_media_path
 from scenesearch.server.playback.clips import export_clip
@@ -49,6 +50,7 @@ class ServiceDeps:
     device: str
     files: VideoFiles
     thumbnails: Thumbnails
+    importer: VideoImporter | None = None
 
 
 class SceneSearchService(pb_grpc.SceneSearchServicer):
@@ -275,3 +277,12 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
                 "the server discarded uploads, or moved out of the media roots)"
             )
         return path
+
+    @grpc_errors
+    def ImportVideo(
+        self, request_iterator: Iterator[pb.ImportVideoRequest], context: grpc.ServicerContext
+    ) -> pb.ImportVideoResponse:
+        if self._d.importer is None:
+            raise FailedPrecondition("this server does not accept imports")
+        video = imports.imported_video(request_iterator, self._d.max_upload_bytes)
+        return imports.outcome_to_proto(self._d.importer.commit(video))

@@ -467,3 +467,103 @@ class ClipBytes(_message.Message):
     end_s: float
     stream_copy: bool
     def __init__(self, data: _Optional[bytes] = ..., filename: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., stream_copy: _Optional[bool] = ...) -> None: ...
+
+class ImportHeader(_message.Message):
+    __slots__ = ("path", "content_hash", "model", "dimension", "duration_s", "fps", "width", "height", "frame_count", "rotation", "scene_count", "sample_count", "warnings")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_FIELD_NUMBER: _ClassVar[int]
+    SCENE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    content_hash: str
+    model: str
+    dimension: int
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+    rotation: int
+    scene_count: int
+    sample_count: int
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, path: _Optional[str] = ..., content_hash: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., duration_s: _Optional[float] = ..., fps: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., rotation: _Optional[int] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImportedScene(_message.Message):
+    __slots__ = ("index", "start_frame", "end_frame", "start_s", "end_s")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_FRAME_FIELD_NUMBER: _ClassVar[int]
+    END_FRAME_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    start_frame: int
+    end_frame: int
+    start_s: float
+    end_s: float
+    def __init__(self, index: _Optional[int] = ..., start_frame: _Optional[int] = ..., end_frame: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ...) -> None: ...
+
+class ImportedFrame(_message.Message):
+    __slots__ = ("frame_no", "time_s", "scene_index", "vector")
+    FRAME_NO_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    SCENE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    frame_no: int
+    time_s: float
+    scene_index: int
+    vector: bytes
+    def __init__(self, frame_no: _Optional[int] = ..., time_s: _Optional[float] = ..., scene_index: _Optional[int] = ..., vector: _Optional[bytes] = ...) -> None: ...
+
+class ImportedThumbnail(_message.Message):
+    __slots__ = ("scene_index", "time_s", "jpeg", "width", "height")
+    SCENE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    JPEG_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    scene_index: int
+    time_s: float
+    jpeg: bytes
+    width: int
+    height: int
+    def __init__(self, scene_index: _Optional[int] = ..., time_s: _Optional[float] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class ImportChunk(_message.Message):
+    __slots__ = ("scenes", "frames", "thumbnails")
+    SCENES_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAILS_FIELD_NUMBER: _ClassVar[int]
+    scenes: _containers.RepeatedCompositeFieldContainer[ImportedScene]
+    frames: _containers.RepeatedCompositeFieldContainer[ImportedFrame]
+    thumbnails: _containers.RepeatedCompositeFieldContainer[ImportedThumbnail]
+    def __init__(self, scenes: _Optional[_Iterable[_Union[ImportedScene, _Mapping]]] = ..., frames: _Optional[_Iterable[_Union[ImportedFrame, _Mapping]]] = ..., thumbnails: _Optional[_Iterable[_Union[ImportedThumbnail, _Mapping]]] = ...) -> None: ...
+
+class ImportVideoRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: ImportHeader
+    chunk: ImportChunk
+    def __init__(self, header: _Optional[_Union[ImportHeader, _Mapping]] = ..., chunk: _Optional[_Union[ImportChunk, _Mapping]] = ...) -> None: ...
+
+class ImportVideoResponse(_message.Message):
+    __slots__ = ("video_id", "already_ingested", "scene_count", "sample_count")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_INGESTED_FIELD_NUMBER: _ClassVar[int]
+    SCENE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    already_ingested: bool
+    scene_count: int
+    sample_count: int
+    def __init__(self, video_id: _Optional[int] = ..., already_ingested: _Optional[bool] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ...) -> None: ...

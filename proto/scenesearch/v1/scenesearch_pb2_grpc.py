@@ -99,6 +99,11 @@ class SceneSearchStub:
                 request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ExportClipRequest.SerializeToString,
                 response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ClipBytes.FromString,
                 _registered_method=True)
+        self.ImportVideo = channel.stream_unary(
+                '/scenesearch.v1.SceneSearch/ImportVideo',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.FromString,
+                _registered_method=True)
 
 
 class SceneSearchServicer:
@@ -193,6 +198,16 @@ class SceneSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportVideo(self, request_iterator, context):
+        """Commit a video decoded and embedded elsewhere (a Ray cluster): a header, then chunks of
+        scenes, frames with vectors and thumbnails. The server checks the model and dimension
+        (FAILED_PRECONDITION on a mismatch), commits in one transaction and deduplicates by
+        content hash, so sending the same video twice never makes a second copy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SceneSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +275,11 @@ def add_SceneSearchServicer_to_server(servicer, server):
                     servicer.ExportClip,
                     request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ExportClipRequest.FromString,
                     response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ClipBytes.SerializeToString,
+            ),
+            'ImportVideo': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportVideo,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -613,6 +633,33 @@ class SceneSearch:
             '/scenesearch.v1.SceneSearch/ExportClip',
             scenesearch_dot_v1_dot_scenesearch__pb2.ExportClipRequest.SerializeToString,
             scenesearch_dot_v1_dot_scenesearch__pb2.ClipBytes.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportVideo(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/scenesearch.v1.SceneSearch/ImportVideo',
+            scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.FromString,
             options,
             channel_credentials,
             insecure,
