@@ -19,6 +19,7 @@ from scenesearch.client.cli_common import (
     with_json,
 )
 from scenesearch.client.cli_media import add_media_commands
+from scenesearch.client.ray_ingest.cli import add_ray_arguments, cmd_ingest_ray
 from scenesearch.client.remote import ClientError, IngestUpdate, SearchResults, ingest_options
 from scenesearch.client.web.cli import add_web_command
 from scenesearch.contract import DEFAULT_TOP_K, DETECTORS, INDEX_KINDS
@@ -54,6 +55,8 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.ray is not None:
+        return cmd_ingest_ray(args, expand_paths)
     paths = expand_paths(args.paths)
     if not paths:
         err.print("no video files found in the given paths")
@@ -254,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show progress bars even when stderr is not a terminal",
     )
+    add_ray_arguments(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
     def with_filters(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
