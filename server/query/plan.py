@@ -5,14 +5,15 @@ The rule (n = scenes in the selected videos, minus excluded ones):
 1. No `video_ids`: the index searches everything. Exclusions (the query scene itself, its
    video with `exclude_same_video`) are a deny-selector inside the index (flat, HNSW, IVF)
    or are dropped from LSH's Hamming candidates before re-ranking. No over-fetch.
-2. `video_ids` and n <= EXACT_LIMIT[kind]: score the n stored vectors exactly (one matmul);
-   vectors come from the index's own storage where it keeps raw vectors (flat, HNSW, IVF-PQ
-   before training), else from SQLite (IVF-PQ, LSH). Exact, so recall is 1 by construction.
-   Flat never takes this path: its selector scan already scores only the selected rows.
+2. `video_ids` and n <= EXACT_LIMIT[kind] (HNSW 4,096; IVF-PQ and LSH 1,024): score the n
+   stored vectors exactly (one matmul); vectors come from the index's own storage where it
+   keeps raw vectors (HNSW, IVF-PQ before training), else from SQLite (IVF-PQ, LSH). Exact,
+   so recall is 1 by construction. Flat never takes this path: its scan with a selector
+   already scores only the selected rows.
 3. Otherwise the index filters with an IDSelector over the selected ids. HNSW raises efSearch
-   to efSearch / fraction kept (capped); IVF-PQ raises nprobe to nprobe / fraction (up to
-   nlist); LSH fetches k * rerank / fraction Hamming candidates and filters them before the
-   exact re-rank.
+   to efSearch / fraction kept (at most 4,096); IVF-PQ raises nprobe to nprobe / fraction (up
+   to nlist) and, below half the library, re-ranks up to 4x more candidates; LSH fetches
+   k * rerank / fraction Hamming candidates and filters them before the exact re-rank.
 
 `min_score` never widens a search: results come back best first, so the top_k are cut at the
 first score below it, and an unreachable `min_score` costs one ordinary search. Ids the index
