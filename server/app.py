@@ -37,6 +37,8 @@ from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SceneSearch"].full_name
+# Exported models and --runtime auto's measurements, under the data dir.
+RUNTIME_CACHE = "runtimes"
 
 
 @dataclass
@@ -77,7 +79,13 @@ class RunningServer:
 
 def start_server(settings: Settings) -> RunningServer:
     """Load everything, then listen. Raises ModelLoadError / ModelMismatch with advice."""
-    worker = IngestWorker(settings.model, settings.device, settings.precision)
+    worker = IngestWorker(
+        settings.model,
+        settings.device,
+        settings.precision,
+        runtime=settings.runtime,
+        runtime_cache=settings.data_dir / RUNTIME_CACHE,
+    )
     worker.launch()  # loads its own model copy while this process loads the query model
     try:
         return _start(settings, worker)
@@ -87,7 +95,13 @@ def start_server(settings: Settings) -> RunningServer:
 
 
 def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
-    embedder = load_embedder(settings.model, settings.device, settings.precision)
+    embedder = load_embedder(
+        settings.model,
+        settings.device,
+        settings.precision,
+        settings.runtime,
+        settings.data_dir / RUNTIME_CACHE,
+    )
     store = Store.open(settings.data_dir)
     store.bind_model(settings.model, embedder.dim)
     index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params)
@@ -117,7 +131,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         max_upload_bytes=settings.max_upload_bytes,
         analytics=AnalyticsEngine(store, embedder.embed_texts, embedder.embed_image_bytes),
         model=settings.model,
-        device=f"{embedder.device} ({str(embedder.dtype).removeprefix('torch.')})",
+        device=embedder.describe(),
         files=files,
         thumbnails=Thumbnails(store, thumbnail_table, files),
         importer=VideoImporter(store, catalog, settings.model),

@@ -21,6 +21,14 @@ from scenesearch.server.domain import IngestParams
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 DEFAULT_DATA_DIR = "index_data"
+# Inference runtimes (--runtime) → what each is; server/models/registry.py implements them.
+RUNTIMES: dict[str, str] = {
+    "auto": "on the CPU, the fastest runtime whose vectors agree with torch fp32 (cosine >= "
+    "0.99), measured at first start and cached in the data dir; torch elsewhere",
+    "torch": "transformers on torch, on any device",
+    "onnx": "ONNX Runtime on the CPU, fp32 or int8 weights, whichever is faster and agrees",
+    "openvino": "OpenVINO on the CPU",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     device: str = "auto"
     precision: str = "auto"
+    runtime: str = "auto"
     media_roots: tuple[Path, ...] = ()
     index_kind: str = DEFAULT_INDEX_KIND
     index_params: Mapping[str, str] = field(default_factory=dict)
@@ -55,6 +64,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_choice("index kind", self.index_kind, INDEX_KINDS)
+        check_choice("runtime", self.runtime, RUNTIMES)
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
 
@@ -86,6 +96,12 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "fp32", "bf16", "fp16"),
         help="inference precision; auto is fp16 on CUDA/MPS, bf16 on Gaudi and on CPUs with "
         "AMX, else fp32",
+    )
+    parser.add_argument(
+        "--runtime",
+        default=env.get("SCENESEARCH_RUNTIME", DEFAULTS.runtime),
+        choices=tuple(RUNTIMES),
+        help="; ".join(f"{name}: {what}" for name, what in RUNTIMES.items()),
     )
     parser.add_argument(
         "--media-root",
@@ -209,6 +225,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         model=args.model,
         device=args.device,
         precision=args.precision,
+        runtime=args.runtime,
         media_roots=tuple(Path(r).resolve() for r in roots),
         index_kind=args.index,
         index_params=params,

@@ -67,7 +67,13 @@ def _exit_with_parent() -> None:
 
 
 def worker_main(
-    model: str, device: str, precision: str, tasks: Queue[Any], events: Queue[Any]
+    model: str,
+    device: str,
+    precision: str,
+    runtime: str,
+    runtime_cache: Path | None,
+    tasks: Queue[Any],
+    events: Queue[Any],
 ) -> None:
     """Entry point of the worker process: one WorkerReady (or WorkerFatal), then per task
     JobProgressed events and one JobFinished or JobFailed."""
@@ -82,7 +88,7 @@ def worker_main(
     from scenesearch.server.ingest.pipeline.orchestrator import default_stages, ingest_file
 
     try:
-        embedder = load_embedder(model, device, precision)
+        embedder = load_embedder(model, device, precision, runtime, runtime_cache)
     except Exception as exc:
         events.put(WorkerFatal(str(exc)))
         return
@@ -116,10 +122,17 @@ class IngestWorker:
     """Owns the worker process: start, send a task, read events, kill and restart."""
 
     def __init__(
-        self, model: str, device: str, precision: str = "auto", startup_timeout_s: float = 600.0
+        self,
+        model: str,
+        device: str,
+        precision: str = "auto",
+        startup_timeout_s: float = 600.0,
+        runtime: str = "torch",
+        runtime_cache: Path | None = None,
     ) -> None:
         self._ctx = mp.get_context("spawn")  # fork would copy the server's threads and torch
         self._model, self._device, self._precision = model, device, precision
+        self._runtime, self._runtime_cache = runtime, runtime_cache
         self._startup_timeout_s = startup_timeout_s
         self._process: Any = None
         self._lifecycle = threading.RLock()
@@ -132,7 +145,15 @@ class IngestWorker:
         self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
         self._process = self._ctx.Process(
             target=worker_main,
-            args=(self._model, self._device, self._precision, self._tasks, self._events),
+            args=(
+                self._model,
+                self._device,
+                self._precision,
+                self._runtime,
+                self._runtime_cache,
+                self._tasks,
+                self._events,
+            ),
             name="scenesearch-ingest-worker",
             daemon=True,
         )

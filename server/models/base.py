@@ -34,7 +34,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -46,6 +46,7 @@ import torch
 from scenesearch.server.device import preferred_dtype, select_device
 from scenesearch.server.domain import Vectors
 from scenesearch.server.errors import InvalidArgument, ModelLoadError
+from scenesearch.server.models.runtime import Engine, Inputs, TorchEngine
 from scenesearch.server.vector_maths import normalise
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,6 @@ E = TypeVar("E", bound="DualEncoder")
 class TextEmbedding:
     vectors: Vectors
     truncated: tuple[bool, ...]
-
-
-def _pooled(output: Any) -> torch.Tensor:
-    # transformers 5 returns a model output whose pooler_output is the projected feature;
-    # 4.x returned the tensor itself.
-    if isinstance(output, torch.Tensor):
-        return output
-    return output.pooler_output
 
 
 def _first_line(exc: BaseException) -> str:
@@ -133,18 +126,37 @@ class DualEncoder:
     text_attention_mask: ClassVar[bool] = True
     # What calibrate() returns: "cosine" (unchanged) or "sigmoid" (a match probability).
     calibration: ClassVar[str] = "cosine"
+    # Why this family's towers cannot run outside torch (runtime_export), or "" if they can.
+    export_blocker: ClassVar[str] = ""
 
     def __init__(self, model: Any, processor: Any, device: torch.device, model_id: str) -> None:
-        self._model = model
+        self._model: Any = model  # None once another runtime's engine has replaced torch's
         self._processor = processor
         self.device = device
         self.model_id = model_id
         self.dtype = next(model.parameters()).dtype
         self.dim = self.embedding_dim(model.config)
         self.max_text_tokens = self._text_limit(model.config, processor.tokenizer)
+        self.engine: Engine = TorchEngine(model, device)
+        self.runtime_note = ""  # how the runtime was chosen, for GetStats
         # One forward pass at a time per model: torch already uses every core for one batch,
         # and interleaving batches only thrashes caches.
         self._lock = threading.Lock()
+
+    def use_engine(self, engine: Engine, note: str = "") -> None:
+        """Run the towers on `engine` from now on; the torch model is released."""
+        self.engine, self.runtime_note = engine, note
+        if not isinstance(engine, TorchEngine):
+            self._model = None
+
+    def describe(self) -> str:
+        """Device, then dtype (torch) or runtime, as GetStats shows them: "cpu (float32)",
+        "cpu (onnx int8; auto, 2.1x torch float32)"."""
+        if isinstance(self.engine, TorchEngine):
+            what = str(self.engine.dtype).removeprefix("torch.")
+        else:
+            what = self.engine.label
+        return f"{self.device} ({what}{'; ' + self.runtime_note if self.runtime_note else ''})"
 
     # ---- family hooks -------------------------------------------------------------------
     @classmethod
@@ -212,9 +224,9 @@ class DualEncoder:
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
         inputs = self._processor.image_processor(images=list(images), return_tensors="pt")
-        with self._lock, torch.inference_mode():
-            features = _pooled(self._model.get_image_features(**self._to_device(inputs)))
-        return normalise(features.float().cpu().numpy())
+        with self._lock:
+            features = self.engine.image_features(dict(inputs))
+        return normalise(features)
 
     def embed_image_bytes(self, data: bytes) -> Vectors:
         return self.embed_images([decode_image(data)])
@@ -223,6 +235,13 @@ class DualEncoder:
         """Embed texts; those longer than the model's context are truncated and flagged."""
         if not texts:
             return TextEmbedding(np.zeros((0, self.dim), dtype=np.float32), ())
+        inputs, truncated = self.text_inputs(texts)
+        with self._lock:
+            features = self.engine.text_features(inputs)
+        return TextEmbedding(normalise(features), truncated)
+
+    def text_inputs(self, texts: Sequence[str]) -> tuple[Inputs, tuple[bool, ...]]:
+        """The text tower's inputs for `texts`, and which of them were truncated."""
         tokenizer = self._processor.tokenizer
         lengths = [len(ids) for ids in tokenizer(list(texts), verbose=False)["input_ids"]]
         tokens = tokenizer(
@@ -235,19 +254,7 @@ class DualEncoder:
         inputs = {"input_ids": tokens["input_ids"]}
         if self.text_attention_mask:
             inputs["attention_mask"] = tokens["attention_mask"]
-        with self._lock, torch.inference_mode():
-            features = _pooled(self._model.get_text_features(**self._to_device(inputs)))
-        truncated = tuple(n > self.max_text_tokens for n in lengths)
-        return TextEmbedding(normalise(features.float().cpu().numpy()), truncated)
-
-    def _to_device(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        # Pixels follow the model's dtype; masks, ids and shapes keep their integer types.
-        return {
-            key: value.to(self.device, self.dtype)
-            if value.is_floating_point()
-            else value.to(self.device)
-            for key, value in inputs.items()
-        }
+        return inputs, tuple(n > self.max_text_tokens for n in lengths)
 
 
 def _missing_package_hint(exc: BaseException) -> str:

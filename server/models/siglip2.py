@@ -14,3 +14,6 @@ class Siglip2Embedder(SiglipEmbedder):
     family = "siglip2"
     model_class = "Siglip2Model"
     processor_class = "Siglip2Processor"
+    # NaFlex resizes the position embeddings to each image's patch grid: a traced graph would
+    # keep the example's grid and give wrong vectors for other aspect ratios.
+    export_blocker = "its NaFlex position embeddings follow each image's shape"
