@@ -19,10 +19,11 @@ from scenesearch.client.cli_common import (
     with_json,
 )
 from scenesearch.client.cli_media import add_media_commands
+from scenesearch.client.cli_search import add_search_commands
 from scenesearch.client.ray_ingest.cli import add_ray_arguments, cmd_ingest_ray
-from scenesearch.client.remote import ClientError, IngestUpdate, SearchResults, ingest_options
+from scenesearch.client.remote import ClientError, IngestUpdate, ingest_options
 from scenesearch.client.web.cli import add_web_command
-from scenesearch.contract import DEFAULT_TOP_K, DETECTORS, INDEX_KINDS
+from scenesearch.contract import DETECTORS, INDEX_KINDS
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -121,52 +122,6 @@ def _progress_updater(bars: Progress, task: TaskID) -> Callable[[IngestUpdate], 
     return update
 
 
-def show_hits(args: argparse.Namespace, results: SearchResults, title: str) -> int:
-    if args.json:
-        print(render.to_json(results))
-        return 0
-    if results.query_truncated:
-        err.print(
-            "[yellow]note: the query was longer than CLIP's 77-token context and was truncated"
-        )
-    if not results.hits:
-        out.print("no matching scenes")
-        return 0
-    out.print(render.hits_table(results.hits, f"{title} ({results.index_kind} index)"))
-    return 0
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    given = [x is not None for x in (args.text, args.image, args.scene)]
-    if sum(given) != 1:
-        err.print("give exactly one of: a text query, --image FILE or --scene ID")
-        return 2
-    with connect(args) as client:
-        common = {"top_k": args.top_k, "video_ids": args.video or (), "min_score": args.min_score}
-        if args.text is not None:
-            results = client.search_text(args.text, **common)
-            title = f"“{args.text}”"
-        elif args.image is not None:
-            results = client.search_image(Path(args.image).read_bytes(), **common)
-            title = f"image {args.image}"
-        else:
-            results = client.search_scene(args.scene, **common)
-            title = f"like scene {args.scene}"
-    return show_hits(args, results, title)
-
-
-def cmd_similar(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        results = client.search_scene(
-            args.scene_id,
-            top_k=args.top_k,
-            video_ids=args.video or (),
-            min_score=args.min_score,
-            exclude_same_video=args.exclude_video,
-        )
-    return show_hits(args, results, f"like scene {args.scene_id}")
-
-
 def cmd_videos(args: argparse.Namespace) -> int:
     with connect(args) as client:
         if args.action == "list":
@@ -260,24 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ray_arguments(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
-    def with_filters(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
-        p.add_argument("--video", type=int, action="append", help="only this video (repeatable)")
-        p.add_argument("--min-score", type=float, default=None)
-        return with_json(p)
-
-    search = with_filters(sub.add_parser("search", help="search scenes by text, image or scene"))
-    search.add_argument("text", nargs="?")
-    search.add_argument("--image")
-    search.add_argument("--scene", type=int)
-    search.set_defaults(func=cmd_search)
-
-    similar = with_filters(sub.add_parser("similar", help="scenes like an existing scene"))
-    similar.add_argument("scene_id", type=int)
-    similar.add_argument(
-        "--exclude-video", action="store_true", help="leave out the other scenes of the same video"
-    )
-    similar.set_defaults(func=cmd_similar)
+    add_search_commands(sub)
 
     videos = sub.add_parser("videos", help="list, show or delete videos")
     vsub = videos.add_subparsers(dest="action", required=True)

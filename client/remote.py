@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
 
+from scenesearch.client.channel import Channel, ClientError
 from scenesearch.client.results import (  # re-exported: the client's public types
     Classification,
     Clip,
     Hit,
     IngestUpdate,
+    QueryTerm,
     SceneInfo,
+    SearchFilters,
     SearchResults,
     ServerStats,
     Thumbnail,
@@ -26,11 +29,9 @@ from scenesearch.client.results import (  # re-exported: the client's public typ
     fields_of,
     prompts_to_proto,
     timeline_from_proto,
-    update_from_proto,
 )
-from scenesearch.contract import DEFAULT_ADDRESS, DEFAULT_TOP_K, MAX_MESSAGE_BYTES
+from scenesearch.contract import DEFAULT_TOP_K
 from scenesearch.v1 import scenesearch_pb2 as pb
-from scenesearch.v1 import scenesearch_pb2_grpc as pb_grpc
 
 CHUNK_BYTES = 1024 * 1024
 T = TypeVar("T")
@@ -40,8 +41,10 @@ __all__ = [
     "ClientError",
     "Hit",
     "IngestUpdate",
+    "QueryTerm",
     "SceneInfo",
     "SceneSearchClient",
+    "SearchFilters",
     "SearchResults",
     "ServerStats",
     "Thumbnail",
@@ -53,15 +56,6 @@ __all__ = [
 ]
 
 
-class ClientError(Exception):
-    """A failed call: the gRPC status code name and the server's message."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(f"{code.name}: {message}")
-        self.code = code
-        self.message = message
-
-
 def ingest_options(
     sample_interval_s: float = 0.0, detector: str = "", threshold: float = 0.0
 ) -> pb.IngestOptions:
@@ -70,60 +64,8 @@ def ingest_options(
     )
 
 
-class SceneSearchClient:
-    def __init__(
-        self,
-        address: str = DEFAULT_ADDRESS,
-        timeout_s: float = 30.0,
-        ingest_timeout_s: float = 6 * 3600.0,
-        token: str | None = None,
-        root_certificates: bytes | None = None,
-    ) -> None:
-        options = [
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ]
-        if root_certificates is not None:
-            creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self._channel = grpc.secure_channel(address, creds, options=options)
-        else:
-            self._channel = grpc.insecure_channel(address, options=options)
-        self._stub = pb_grpc.SceneSearchStub(self._channel)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        self.timeout_s = timeout_s
-        self.ingest_timeout_s = ingest_timeout_s
-
-    def close(self) -> None:
-        self._channel.close()
-
-    def __enter__(self) -> SceneSearchClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _call(self, method: Callable[..., T], request: Any, timeout_s: float | None = None) -> T:
-        try:
-            return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata)
-        except grpc.RpcError as exc:
-            raise ClientError(exc.code(), exc.details() or "") from None
-
-    def _stream(
-        self,
-        responses: Iterator[pb.IngestProgress],
-        on_progress: Callable[[IngestUpdate], None] | None,
-    ) -> IngestUpdate:
-        last: IngestUpdate | None = None
-        try:
-            for message in responses:
-                last = update_from_proto(message)
-                if on_progress is not None:
-                    on_progress(last)
-        except grpc.RpcError as exc:
-            raise ClientError(exc.code(), exc.details() or "") from None
-        if last is None or last.stage != "done":
-            raise ClientError(grpc.StatusCode.UNKNOWN, "the ingest stream ended early")
-        return last
+class SceneSearchClient(Channel):
+    """Every RPC of the API, returning the plain dataclasses of `results`."""
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -175,11 +117,14 @@ class SceneSearchClient:
         top_k: int,
         video_ids: Sequence[int],
         min_score: float | None,
+        filters: SearchFilters | None,
     ) -> SearchResults:
         request.top_k = top_k
         request.video_ids.extend(video_ids)
         if min_score is not None:
             request.min_score = min_score
+        if filters is not None:
+            filters.apply(request)
         response = self._call(self._stub.Search, request)
         return SearchResults(
             [fields_of(h, Hit) for h in response.hits],
@@ -193,8 +138,11 @@ class SceneSearchClient:
         top_k: int = DEFAULT_TOP_K,
         video_ids: Sequence[int] = (),
         min_score: float | None = None,
+        *,
+        filters: SearchFilters | None = None,
     ) -> SearchResults:
-        return self._search(pb.SearchRequest(text=text), top_k, video_ids, min_score)
+        request = pb.SearchRequest(text=text)
+        return self._search(request, top_k, video_ids, min_score, filters)
 
     def search_image(
         self,
@@ -202,8 +150,11 @@ class SceneSearchClient:
         top_k: int = DEFAULT_TOP_K,
         video_ids: Sequence[int] = (),
         min_score: float | None = None,
+        *,
+        filters: SearchFilters | None = None,
     ) -> SearchResults:
-        return self._search(pb.SearchRequest(image=image), top_k, video_ids, min_score)
+        request = pb.SearchRequest(image=image)
+        return self._search(request, top_k, video_ids, min_score, filters)
 
     def search_scene(
         self,
@@ -212,9 +163,28 @@ class SceneSearchClient:
         video_ids: Sequence[int] = (),
         min_score: float | None = None,
         exclude_same_video: bool = False,
+        *,
+        filters: SearchFilters | None = None,
     ) -> SearchResults:
         request = pb.SearchRequest(scene_id=scene_id, exclude_same_video=exclude_same_video)
-        return self._search(request, top_k, video_ids, min_score)
+        return self._search(request, top_k, video_ids, min_score, filters)
+
+    def search_terms(
+        self,
+        terms: Sequence[QueryTerm],
+        top_k: int = DEFAULT_TOP_K,
+        video_ids: Sequence[int] = (),
+        min_score: float | None = None,
+        exclude_same_video: bool = False,
+        *,
+        filters: SearchFilters | None = None,
+    ) -> SearchResults:
+        """A composite query: weighted texts, images and scenes; negative weights push
+        results away. Each hit's `term_scores` has its cosine to every term, in order."""
+        request = pb.SearchRequest(
+            terms=[t.to_proto() for t in terms], exclude_same_video=exclude_same_video
+        )
+        return self._search(request, top_k, video_ids, min_score, filters)
 
     # --- library ------------------------------------------------------------------------
 
@@ -243,12 +213,6 @@ class SceneSearchClient:
         return response.index_kind, response.vectors, response.seconds
 
     # --- analytics ----------------------------------------------------------------------
-
-    def _collect(self, responses: Iterator[Any], convert: Callable[[Any], T]) -> list[T]:
-        try:
-            return [convert(r) for r in responses]
-        except grpc.RpcError as exc:
-            raise ClientError(exc.code(), exc.details() or "") from None
 
     def classify(
         self,
@@ -369,14 +333,6 @@ class SceneSearchClient:
             head.end_s,
             head.stream_copy,
         )
-
-    @property
-    def stub(self) -> pb_grpc.SceneSearchStub:
-        return self._stub
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        return self._metadata
 
     def import_video(
         self, messages: Iterable[pb.ImportVideoRequest], timeout_s: float | None = None

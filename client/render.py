@@ -34,15 +34,18 @@ def to_json(value: Any) -> str:
     return json.dumps(plain(value), indent=2)
 
 
-def hits_table(hits: Sequence[Hit], title: str) -> Table:
+def hits_table(hits: Sequence[Hit], title: str, terms: Sequence[str] = ()) -> Table:
+    """One row per hit; with `terms` (a composite query), a column of each term's cosine."""
     table = Table(title=title)
-    for name in ("#", "score", "video", "scene", "start", "end", "best moment"):
+    for name in ("#", "score", *terms, "video", "scene", "start", "end", "best moment"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("path", overflow="fold")
     for rank, hit in enumerate(hits, start=1):
+        per_term = [f"{s:.4f}" for s in hit.term_scores] if terms else []
         table.add_row(
             str(rank),
             f"{hit.score:.4f}",
+            *per_term,
             str(hit.video_id),
             f"{hit.scene_id} (#{hit.scene_index})",
             timestamp(hit.start_s),

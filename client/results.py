@@ -39,6 +39,49 @@ class Hit:
     best_time_s: float
     score: float
     index_kind: str
+    term_scores: list[float] = field(default_factory=list)  # cosine to each query term
+    calibrated_score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerm:
+    """One term of a composite query: exactly one of text, image or scene_id."""
+
+    text: str | None = None
+    image: bytes | None = None
+    scene_id: int | None = None
+    weight: float = 1.0  # negative: push results away from this term
+
+    def to_proto(self) -> pb.QueryTerm:
+        given = [x is not None for x in (self.text, self.image, self.scene_id)]
+        if sum(given) != 1:
+            raise ValueError("a query term needs exactly one of text, image or scene_id")
+        if self.text is not None:
+            return pb.QueryTerm(text=self.text, weight=self.weight)
+        if self.image is not None:
+            return pb.QueryTerm(image=self.image, weight=self.weight)
+        return pb.QueryTerm(scene_id=self.scene_id, weight=self.weight)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Optional narrowing and ordering of a search."""
+
+    per_video_limit: int = 0  # at most this many hits per video (0: no limit)
+    time_from_s: float | None = None  # only scenes overlapping [from, to] of their video
+    time_to_s: float | None = None
+    sort_by_time: bool = False  # by video, then start time, instead of by score
+    calibrated: bool = False  # min_score applies to the calibrated score, not the cosine
+
+    def apply(self, request: pb.SearchRequest) -> None:
+        request.per_video_limit = self.per_video_limit
+        if self.time_from_s is not None:
+            request.time_from_s = self.time_from_s
+        if self.time_to_s is not None:
+            request.time_to_s = self.time_to_s
+        request.sort_by_time = self.sort_by_time
+        if self.calibrated:
+            request.min_score_kind = pb.SCORE_KIND_CALIBRATED
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +176,16 @@ T = TypeVar("T")
 def fields_of(message: Any, cls: type[T]) -> T:
     names = cls.__dataclass_fields__  # type: ignore[attr-defined]
     values = {n: getattr(message, n) for n in names}
-    return cls(**{k: (dict(v) if hasattr(v, "items") else v) for k, v in values.items()})
+    return cls(**{k: _plain(v) for k, v in values.items()})
+
+
+def _plain(value: Any) -> Any:
+    """Wire containers as plain dicts and lists, so results compare and serialise simply."""
+    if hasattr(value, "items"):
+        return dict(value)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        return value
+    return list(value)
 
 
 def update_from_proto(p: pb.IngestProgress) -> IngestUpdate:

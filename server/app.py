@@ -118,7 +118,14 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     )
     jobs.start()
     texts = TextBatcher(embedder.embed_texts)
-    engine = SearchEngine(store, index, texts, embedder.embed_image_bytes, settings.max_top_k)
+    engine = SearchEngine(
+        store,
+        index,
+        texts,
+        embedder.embed_image_bytes,
+        settings.max_top_k,
+        calibrate=embedder.calibrate,
+    )
     deps = ServiceDeps(
         store=store,
         index=index,

@@ -128,6 +128,8 @@ class SceneHit:
     best_time_s: float
     score: float
     index_kind: str
+    term_scores: tuple[float, ...] = ()  # cosine to each query term, in request order
+    calibrated_score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -18,11 +19,14 @@ from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.query.analytics import Prompt, VideoClassification, VideoTimeline
 from scenesearch.server.query.frame_maths import Span
 from scenesearch.server.query.search import (
+    CompositeQuery,
     ImageQuery,
     Query,
     SceneQuery,
     SearchOptions,
     SearchResult,
+    SingleQuery,
+    Term,
     TextQuery,
 )
 from scenesearch.v1 import scenesearch_pb2 as pb
@@ -64,19 +68,59 @@ def progress_to_proto(progress: Progress) -> pb.IngestProgress:
 
 def query_from_proto(request: pb.SearchRequest) -> Query:
     which = request.WhichOneof("query")
+    if request.terms:
+        if which is not None:
+            raise InvalidArgument(
+                f"the request sets both {which} and composite terms; send one or the other"
+            )
+        return CompositeQuery(
+            tuple(
+                Term(_term(t, n, request.exclude_same_video), t.weight or 1.0)
+                for n, t in enumerate(request.terms, start=1)
+            )
+        )
     if which == "text":
         return TextQuery(request.text)
     if which == "image":
         return ImageQuery(request.image)
     if which == "scene_id":
         return SceneQuery(request.scene_id, request.exclude_same_video)
-    raise InvalidArgument("the query is empty: set one of text, image or scene_id")
+    raise InvalidArgument("the query is empty: set one of text, image, scene_id or terms")
+
+
+def _term(term: pb.QueryTerm, number: int, exclude_same_video: bool) -> SingleQuery:
+    which = term.WhichOneof("term")
+    if which == "text":
+        return TextQuery(term.text)
+    if which == "image":
+        return ImageQuery(term.image)
+    if which == "scene_id":
+        return SceneQuery(term.scene_id, exclude_same_video)
+    raise InvalidArgument(f"query term {number} is empty: set its text, image or scene_id")
+
+
+def _optional_time(request: pb.SearchRequest, field: str) -> float | None:
+    if not request.HasField(field):
+        return None
+    value = float(getattr(request, field))
+    if not math.isfinite(value) or value < 0:
+        raise InvalidArgument(f"{field} must be a time in seconds, not negative, got {value}")
+    return value
 
 
 def search_options(request: pb.SearchRequest) -> SearchOptions:
-    min_score = request.min_score if request.HasField("min_score") else -1.0
+    min_score = request.min_score if request.HasField("min_score") else -math.inf
+    if math.isnan(min_score):
+        raise InvalidArgument("min_score must be a number")
     return SearchOptions(
-        top_k=request.top_k, video_ids=tuple(request.video_ids), min_score=min_score
+        top_k=request.top_k,
+        video_ids=tuple(request.video_ids),
+        min_score=min_score,
+        min_score_calibrated=request.min_score_kind == pb.SCORE_KIND_CALIBRATED,
+        per_video_limit=request.per_video_limit,
+        time_from_s=_optional_time(request, "time_from_s"),
+        time_to_s=_optional_time(request, "time_to_s"),
+        sort_by_time=request.sort_by_time,
     )
 
 
@@ -91,6 +135,8 @@ def hit_to_proto(hit: SceneHit) -> pb.SearchHit:
         best_time_s=hit.best_time_s,
         score=hit.score,
         index_kind=hit.index_kind,
+        term_scores=hit.term_scores,
+        calibrated_score=hit.calibrated_score,
     )
 
 

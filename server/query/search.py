@@ -2,9 +2,10 @@
 moment.
 
 The plan (exact scoring of a small selection, or the index with an IDSelector) is chosen in
-`plan.py`, whose docstring states the rule. No plan over-fetches for filters or `min_score`.
-The best moment of a hit is its sampled frame most similar to the query, found for all hits
-in one vectorised pass.
+`plan.py`, whose docstring states the rule. Single queries never over-fetch for filters or
+`min_score`. Composite queries with negative terms, and `per_video_limit`, re-rank a wider
+candidate set (`composite.py` states the scoring). The best moment of a hit is its sampled
+frame most similar to the query vector, found for all hits in one vectorised pass.
 """
 
 from __future__ import annotations
@@ -13,11 +14,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from scenesearch.contract import DEFAULT_TOP_K, MAX_TOP_K
 from scenesearch.server.domain import Scene, SceneHit, Vectors
 from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.query.composite import (
+    CANDIDATES_PER_HIT,
+    MIN_CANDIDATES,
+    WeightedTerms,
+    blend,
+    check_weights,
+    cosine_threshold,
+    rescore,
+)
 from scenesearch.server.query.plan import EXACT_LIMIT, Plan, SceneDirectory, choose_plan
 from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.schema import FrameMatrix
@@ -25,6 +36,8 @@ from scenesearch.server.storage.store import Store
 
 # Image bytes -> (1, dim) normalised vector; raises InvalidArgument for undecodable bytes.
 ImageBytesEncoder = Callable[[bytes], Vectors]
+Calibrate = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+Kept = tuple[int, float, Scene, str]  # scene id, score, scene, video path
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +56,33 @@ class SceneQuery:
     exclude_same_video: bool = False
 
 
-Query = TextQuery | ImageQuery | SceneQuery
+SingleQuery = TextQuery | ImageQuery | SceneQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    query: SingleQuery
+    weight: float = 1.0  # negative: push results away from this term
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeQuery:
+    terms: tuple[Term, ...]
+
+
+Query = TextQuery | ImageQuery | SceneQuery | CompositeQuery
 
 
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
     top_k: int = DEFAULT_TOP_K
     video_ids: tuple[int, ...] = ()
-    min_score: float = -1.0
+    min_score: float = -np.inf
+    min_score_calibrated: bool = False  # min_score applies to the calibrated score
+    per_video_limit: int = 0  # 0: no limit
+    time_from_s: float | None = None
+    time_to_s: float | None = None
+    sort_by_time: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +95,14 @@ class SearchResult:
 @dataclass(frozen=True, slots=True)
 class Embedded:
     vector: Vectors  # (1, dim)
-    own_scene: int | None = None  # a scene query never returns its own scene
-    own_video: int | None = None  # ...nor, with exclude_same_video, its video
+    own_scenes: tuple[int, ...] = ()  # scene queries never return their own scene
+    own_videos: tuple[int, ...] = ()  # ...nor, with exclude_same_video, their video
     truncated: bool = False
+    terms: WeightedTerms | None = None  # composite queries only
+
+
+def _identity(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return scores
 
 
 class SearchEngine:
@@ -76,9 +113,11 @@ class SearchEngine:
         texts: TextBatcher,
         images: ImageBytesEncoder,
         max_top_k: int = MAX_TOP_K,
+        calibrate: Calibrate = _identity,
     ) -> None:
         self._store, self._index = store, index
         self._texts, self._images = texts, images
+        self._calibrate = calibrate
         self.max_top_k = max_top_k
         self.directory = SceneDirectory(store)
         self.exact_limits = dict(EXACT_LIMIT)  # per kind; see plan.py
@@ -95,6 +134,8 @@ class SearchEngine:
         return top_k
 
     def embed(self, query: Query) -> Embedded:
+        if isinstance(query, CompositeQuery):
+            return self._embed_terms(query.terms)
         if isinstance(query, TextQuery):
             if not query.text.strip():
                 raise InvalidArgument("the text query is empty; say what to look for")
@@ -103,53 +144,124 @@ class SearchEngine:
         if isinstance(query, ImageQuery):
             return Embedded(self._images(query.data))
         scene, vector = self._store.scene_vector(query.scene_id)
-        own_video = scene.video_id if query.exclude_same_video else None
-        return Embedded(vector.reshape(1, -1), scene.id, own_video)
+        own_videos = (scene.video_id,) if query.exclude_same_video else ()
+        return Embedded(vector.reshape(1, -1), (scene.id,), own_videos)
+
+    def _embed_terms(self, terms: Sequence[Term]) -> Embedded:
+        weights = check_weights([t.weight for t in terms])
+        parts = [self.embed(t.query) for t in terms]
+        weighted = WeightedTerms(np.concatenate([p.vector for p in parts]), weights)
+        return Embedded(
+            blend(weighted),
+            tuple(s for p in parts for s in p.own_scenes),
+            tuple(v for p in parts for v in p.own_videos),
+            any(p.truncated for p in parts),
+            weighted,
+        )
 
     def search(self, query: Query, options: SearchOptions) -> SearchResult:
         top_k = self.validate_top_k(options.top_k)
+        if options.per_video_limit < 0:
+            raise InvalidArgument("per_video_limit must not be negative (0 means no limit)")
         embedded = self.embed(query)
-        plan = self.plan(embedded, options.video_ids)
-        hits = self._ranked(embedded.vector, top_k, plan, options.min_score)
+        plan = self.plan(embedded, options)
+        min_score = options.min_score
+        if options.min_score_calibrated:
+            weights = embedded.terms.weights if embedded.terms else np.ones(1, np.float32)
+            span = 2.0 + float(np.abs(weights[weights < 0]).sum())
+            min_score = cosine_threshold(self._calibrate, min_score, span)
+        terms = embedded.terms
+        if (terms is not None and terms.has_negatives) or options.per_video_limit:
+            kept = self._reranked(embedded, top_k, plan, min_score, options.per_video_limit)
+        else:
+            kept = self._ranked(embedded.vector, top_k, plan, min_score)
+        hits = self._hits(embedded, kept)
+        if options.sort_by_time:
+            hits.sort(key=lambda h: (h.video_id, h.start_s))
         return SearchResult(tuple(hits), self._index.kind, embedded.truncated)
 
-    def plan(self, embedded: Embedded, video_ids: Sequence[int]) -> Plan:
-        deny: list[int] = [] if embedded.own_scene is None else [embedded.own_scene]
-        if embedded.own_video is not None:
-            deny.extend(self.directory.scenes_of([embedded.own_video]).tolist())
+    def plan(self, embedded: Embedded, options: SearchOptions) -> Plan:
+        deny: list[int] = list(embedded.own_scenes)
+        if embedded.own_videos:
+            deny.extend(self.directory.scenes_of(embedded.own_videos).tolist())
         denied = np.unique(np.asarray(deny, dtype=np.int64))
-        allow = self.directory.scenes_of(video_ids) if video_ids else None
+        allow = self.directory.scenes_of(options.video_ids) if options.video_ids else None
+        if options.time_from_s is not None or options.time_to_s is not None:
+            start, end = options.time_from_s or 0.0, options.time_to_s
+            if end is not None and end < start:
+                raise InvalidArgument(f"the time range {start}-{end}s ends before it starts")
+            in_time = self._store.scenes_overlapping(start, end, options.video_ids)
+            allow = in_time if allow is None else np.intersect1d(allow, in_time)
         return choose_plan(self._index.kind, allow, denied, self.exact_limits)
 
-    def _ranked(self, vector: Vectors, top_k: int, plan: Plan, min_score: float) -> list[SceneHit]:
-        if plan.nothing:
-            return []
+    def _candidates(self, vector: Vectors, fetch: int, plan: Plan) -> tuple[np.ndarray, ...]:
+        """(ids, scores) best first: the whole selection when it is scored exactly."""
         if plan.exact and plan.id_filter is not None and plan.id_filter.allow is not None:
             ids, vectors = self._index.stored_vectors(plan.id_filter.allow)
             scores = vectors @ vector[0]
             order = np.argsort(-scores, kind="stable")
-            ranked_ids, ranked_scores = ids[order], scores[order]
-            keep = ranked_scores >= min_score
-            kept = self._committed(ranked_ids[keep], ranked_scores[keep], top_k)
-        else:
-            fetch = top_k
-            while True:
-                scores, ids = self._index.search(vector, fetch, plan.id_filter)
-                valid = ids[0] >= 0
-                above = valid & (scores[0] >= min_score)
-                kept = self._committed(ids[0][above], scores[0][above], top_k)
-                # Repeat only when dropped ghosts left fewer than top_k and more may exist.
-                exhausted = int(above.sum()) < len(ids[0]) or fetch >= self._index.count()
-                if len(kept) >= top_k or exhausted:
-                    break
-                fetch *= 4
-        return self._hits(vector[0], kept)
+            return ids[order], scores[order]
+        scores, ids = self._index.search(vector, fetch, plan.id_filter)
+        valid = ids[0] >= 0
+        return ids[0][valid], scores[0][valid]
+
+    def _ranked(self, vector: Vectors, top_k: int, plan: Plan, min_score: float) -> list[Kept]:
+        if plan.nothing:
+            return []
+        fetch = top_k
+        while True:
+            ids, scores = self._candidates(vector, fetch, plan)
+            above = scores >= min_score
+            kept = self._committed(ids[above], scores[above], top_k)
+            # Repeat only when dropped ghosts left fewer than top_k and more may exist.
+            exhausted = int(above.sum()) < fetch or fetch >= self._index.count()
+            if len(kept) >= top_k or exhausted:
+                return kept
+            fetch *= 4
+
+    def _reranked(
+        self, embedded: Embedded, top_k: int, plan: Plan, min_score: float, per_video: int
+    ) -> list[Kept]:
+        if plan.nothing:
+            return []
+        fetch = max(CANDIDATES_PER_HIT * top_k, MIN_CANDIDATES)
+        while True:
+            ids, scores = self._candidates(embedded.vector, fetch, plan)
+            if embedded.terms is not None and embedded.terms.has_negatives and len(ids):
+                scores = rescore(scores, self._term_cosines(ids, embedded.terms), embedded.terms)
+                order = np.argsort(-scores, kind="stable")
+                ids, scores = ids[order], scores[order]
+            above = scores >= min_score
+            kept = self._committed(ids[above], scores[above], top_k, per_video)
+            exhausted = len(ids) < fetch or fetch >= self._index.count()
+            if len(kept) >= top_k or exhausted:
+                return kept
+            fetch *= 4
+
+    def _vectors_of(self, ids: np.ndarray) -> Vectors:
+        """Stored vectors in the order of `ids`; a scene deleted meanwhile gets zeros (it is
+        dropped when hits are checked against SQLite)."""
+        found, vectors = self._index.stored_vectors(ids)
+        if len(found) == len(ids):
+            return vectors
+        out = np.zeros((len(ids), self._store.dim), dtype=np.float32)
+        rows = {int(i): r for r, i in enumerate(found.tolist())}
+        for row, sid in enumerate(ids.tolist()):
+            if sid in rows:
+                out[row] = vectors[rows[sid]]
+        return out
+
+    def _term_cosines(self, ids: np.ndarray, terms: WeightedTerms) -> npt.NDArray[np.float32]:
+        """cos(term, scene) for each id and term: (ids, terms)."""
+        return (self._vectors_of(ids) @ terms.vectors.T).astype(np.float32)
 
     def _committed(
-        self, ids: np.ndarray, scores: np.ndarray, top_k: int
-    ) -> list[tuple[int, float, Scene, str]]:
-        """The first top_k (id, score) whose scene is committed in SQLite, in order."""
-        kept: list[tuple[int, float, Scene, str]] = []
+        self, ids: np.ndarray, scores: np.ndarray, top_k: int, per_video: int = 0
+    ) -> list[Kept]:
+        """The first top_k (id, score) whose scene is committed in SQLite, in order, with at
+        most `per_video` of each video when it is set."""
+        kept: list[Kept] = []
+        taken: dict[int, int] = {}
         start, step = 0, top_k
         while len(kept) < top_k and start < len(ids):
             chunk_ids = ids[start : start + step].tolist()
@@ -157,16 +269,28 @@ class SearchEngine:
             rows = self._store.scenes_by_ids(chunk_ids)
             for sid, score in zip(chunk_ids, chunk_scores, strict=True):
                 row = rows.get(sid)
-                if row is not None:
-                    kept.append((sid, score, row[0], row[1]))
+                if row is None:
+                    continue
+                video = row[0].video_id
+                if per_video and taken.get(video, 0) >= per_video:
+                    continue
+                taken[video] = taken.get(video, 0) + 1
+                kept.append((sid, score, row[0], row[1]))
             start, step = start + step, step * 4
         return kept[:top_k]
 
-    def _hits(self, vector: Vectors, kept: list[tuple[int, float, Scene, str]]) -> list[SceneHit]:
+    def _hits(self, embedded: Embedded, kept: list[Kept]) -> list[SceneHit]:
         if not kept:
             return []
-        frames = self._store.frames_of_scenes([k[0] for k in kept], ordered=False)
-        moments = best_moments(frames, vector)
+        ids = np.asarray([k[0] for k in kept], dtype=np.int64)
+        frames = self._store.frames_of_scenes(ids.tolist(), ordered=False)
+        moments = best_moments(frames, embedded.vector[0])
+        scores = np.asarray([k[1] for k in kept], dtype=np.float32)
+        calibrated = self._calibrate(scores).tolist()
+        if embedded.terms is not None:
+            per_term = self._term_cosines(ids, embedded.terms).tolist()
+        else:
+            per_term = [[s] for s in scores.tolist()]
         kind = self._index.kind
         return [
             SceneHit(
@@ -179,8 +303,12 @@ class SearchEngine:
                 best_time_s=moments.get(sid, scene.start_s),
                 score=score,
                 index_kind=kind,
+                term_scores=tuple(terms),
+                calibrated_score=cal,
             )
-            for sid, score, scene, path in kept
+            for (sid, score, scene, path), terms, cal in zip(
+                kept, per_term, calibrated, strict=True
+            )
         ]
 
 

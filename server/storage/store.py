@@ -29,18 +29,15 @@ from scenesearch.server.storage.layout import MMAP_BYTES, PAGE_SIZE, migrate_pag
 from scenesearch.server.storage.schema import (
     SCHEMA,
     SCHEMA_VERSION,
-    FrameMatrix,
     from_blobs,
     scene_from_row,
     to_blob,
     video_from_row,
 )
-
-# Ids per statement in batched lookups (SQLite allows 32,766 bound parameters).
-CHUNK = 4096
+from scenesearch.server.storage.vector_reads import VectorReads, chunked, placeholders
 
 
-class Store:
+class Store(VectorReads):
     """Thread-safe access to one data dir's database: a connection per thread, one writer."""
 
     def __init__(self, path: Path) -> None:
@@ -240,6 +237,25 @@ class Store:
 
     # --- scenes and frames --------------------------------------------------------------
 
+    def scenes_overlapping(
+        self, start_s: float, end_s: float | None, video_ids: Sequence[int] = ()
+    ) -> np.ndarray:
+        """Sorted ids of ready scenes overlapping [start_s, end_s] of their video (end None:
+        to the end), optionally only of `video_ids`."""
+        sql = (
+            "SELECT s.id FROM scenes s JOIN videos v ON v.id = s.video_id "
+            "WHERE v.status = 'ready' AND s.end_s > ?"
+        )
+        args: list[Any] = [start_s]
+        if end_s is not None:
+            sql += " AND s.start_s <= ?"
+            args.append(end_s)
+        if video_ids:
+            sql += f" AND s.video_id IN ({','.join('?' * len(video_ids))})"
+            args.extend(int(v) for v in video_ids)
+        rows = self.db.execute(sql + " ORDER BY s.id", args).fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
     def scenes_of_video(self, video_id: int) -> list[Scene]:
         return [
             scene_from_row(r)
@@ -256,17 +272,19 @@ class Store:
         One statement per CHUNK ids."""
         conn = self.db.conn
         rows: list[tuple[int, int, int, float, float, int, int]] = []
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids):
             rows += conn.execute(
                 "SELECT id, video_id, idx, start_s, end_s, start_frame, end_frame FROM scenes "
-                f"WHERE id IN ({_marks(chunk)})",
+                f"WHERE id IN ({placeholders(chunk)})",
                 chunk,
             ).fetchall()
         videos = sorted({row[1] for row in rows})
         paths: dict[int, str] = {}
-        for chunk in _chunks(videos):
+        for chunk in chunked(videos):
             paths.update(
-                conn.execute(f"SELECT id, path FROM videos WHERE id IN ({_marks(chunk)})", chunk)
+                conn.execute(
+                    f"SELECT id, path FROM videos WHERE id IN ({placeholders(chunk)})", chunk
+                )
             )
         return {
             row[0]: (Scene(*row), paths[row[1]])
@@ -287,87 +305,6 @@ class Store:
             )
         return Scene(*row[:7]), from_blobs([row[7]], self.dim)[0]
 
-    def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
-        """Stored vectors of the committed scenes among `ids`, in the order given."""
-        wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
-        rows: list[tuple[int, bytes]] = []
-        for chunk in _chunks(wanted.tolist()):
-            rows.extend(
-                self.db.conn.execute(
-                    f"SELECT id, vector FROM scenes WHERE id IN ({_marks(chunk)})", chunk
-                ).fetchall()
-            )
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
-        got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        order = np.argsort(got, kind="stable")
-        sorted_got = got[order]
-        pos = np.searchsorted(sorted_got, wanted)
-        present = (pos < len(sorted_got)) & (sorted_got[np.minimum(pos, len(got) - 1)] == wanted)
-        rows_in_order = order[pos[present]]
-        vectors = from_blobs([rows[i][1] for i in rows_in_order.tolist()], self.dim)
-        return wanted[present], vectors
-
-    def scene_video_pairs(self, after_id: int) -> np.ndarray:
-        """(n, 2) array of (scene id, video id) for every scene with id > after_id."""
-        rows = self.db.conn.execute(
-            "SELECT id, video_id FROM scenes WHERE id > ? ORDER BY id", (after_id,)
-        ).fetchall()
-        return np.array(rows, dtype=np.int64).reshape(-1, 2)
-
-    def sample_scene_vectors(self, limit: int) -> Vectors:
-        """Up to `limit` scene vectors drawn at random (for training quantisers)."""
-        rows = self.db.execute(
-            "SELECT vector FROM scenes ORDER BY random() LIMIT ?", (limit,)
-        ).fetchall()
-        return from_blobs([r[0] for r in rows], self.dim)
-
-    def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
-        """Every committed scene vector, in id order, a bounded batch at a time."""
-        last = -1
-        while True:
-            rows = self.db.execute(
-                "SELECT id, vector FROM scenes WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
-            ).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield (
-                np.array([r[0] for r in rows], dtype=np.int64),
-                from_blobs([r[1] for r in rows], self.dim),
-            )
-
-    def frames_of_scenes(self, scene_ids: Sequence[int], ordered: bool = True) -> FrameMatrix:
-        """The sampled frames of these scenes (CHUNK ids a query), in time order per video,
-        or as stored when not `ordered` (no sort of the vectors: faster for many scenes)."""
-        parts = [
-            self._frames(f"scene_id IN ({_marks(chunk)})", chunk, ordered)
-            for chunk in _chunks(scene_ids)
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        return FrameMatrix(
-            times_s=np.concatenate([p.times_s for p in parts] or [np.zeros(0)]),
-            vectors=np.concatenate(
-                [p.vectors for p in parts] or [np.zeros((0, self.dim), np.float32)]
-            ),
-            scene_ids=np.concatenate([p.scene_ids for p in parts] or [np.zeros(0, np.int64)]),
-        )
-
-    def frames_of_video(self, video_id: int) -> FrameMatrix:
-        return self._frames("video_id = ?", [video_id])
-
-    def _frames(self, where: str, args: list[Any], ordered: bool = True) -> FrameMatrix:
-        order = " ORDER BY video_id, frame_no" if ordered else ""
-        rows = self.db.conn.execute(
-            f"SELECT time_s, scene_id, vector FROM frames WHERE {where}{order}", args
-        ).fetchall()
-        return FrameMatrix(
-            times_s=np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows)),
-            vectors=from_blobs([r[2] for r in rows], self.dim),
-            scene_ids=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-        )
-
     def counts(self) -> tuple[int, int, int]:
         row = self.db.execute(
             "SELECT (SELECT COUNT(*) FROM videos WHERE status = 'ready'), "
@@ -375,13 +312,3 @@ class Store:
             "(SELECT COUNT(*) FROM frames)"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
-
-
-def _chunks(ids: Sequence[int] | np.ndarray) -> Iterator[list[int]]:
-    values = [int(i) for i in ids]
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
-def _marks(chunk: Sequence[int]) -> str:
-    return ",".join("?" * len(chunk))

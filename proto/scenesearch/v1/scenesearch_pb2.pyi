@@ -15,12 +15,21 @@ class IngestStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INGEST_STAGE_DECODING: _ClassVar[IngestStage]
     INGEST_STAGE_COMMITTING: _ClassVar[IngestStage]
     INGEST_STAGE_DONE: _ClassVar[IngestStage]
+
+class ScoreKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCORE_KIND_UNSPECIFIED: _ClassVar[ScoreKind]
+    SCORE_KIND_COSINE: _ClassVar[ScoreKind]
+    SCORE_KIND_CALIBRATED: _ClassVar[ScoreKind]
 INGEST_STAGE_UNSPECIFIED: IngestStage
 INGEST_STAGE_QUEUED: IngestStage
 INGEST_STAGE_HASHING: IngestStage
 INGEST_STAGE_DECODING: IngestStage
 INGEST_STAGE_COMMITTING: IngestStage
 INGEST_STAGE_DONE: IngestStage
+SCORE_KIND_UNSPECIFIED: ScoreKind
+SCORE_KIND_COSINE: ScoreKind
+SCORE_KIND_CALIBRATED: ScoreKind
 
 class IngestOptions(_message.Message):
     __slots__ = ("sample_interval_s", "detector", "threshold")
@@ -79,7 +88,7 @@ class IngestProgress(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[IngestStage, str]] = ..., fraction: _Optional[float] = ..., frames_done: _Optional[int] = ..., frames_total: _Optional[int] = ..., video_id: _Optional[int] = ..., already_ingested: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("text", "image", "scene_id", "top_k", "video_ids", "min_score", "exclude_same_video")
+    __slots__ = ("text", "image", "scene_id", "top_k", "video_ids", "min_score", "exclude_same_video", "terms", "per_video_limit", "time_from_s", "time_to_s", "sort_by_time", "min_score_kind")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     SCENE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +96,12 @@ class SearchRequest(_message.Message):
     VIDEO_IDS_FIELD_NUMBER: _ClassVar[int]
     MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_SAME_VIDEO_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    PER_VIDEO_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TIME_FROM_S_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_S_FIELD_NUMBER: _ClassVar[int]
+    SORT_BY_TIME_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_KIND_FIELD_NUMBER: _ClassVar[int]
     text: str
     image: bytes
     scene_id: int
@@ -94,10 +109,28 @@ class SearchRequest(_message.Message):
     video_ids: _containers.RepeatedScalarFieldContainer[int]
     min_score: float
     exclude_same_video: bool
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., top_k: _Optional[int] = ..., video_ids: _Optional[_Iterable[int]] = ..., min_score: _Optional[float] = ..., exclude_same_video: _Optional[bool] = ...) -> None: ...
+    terms: _containers.RepeatedCompositeFieldContainer[QueryTerm]
+    per_video_limit: int
+    time_from_s: float
+    time_to_s: float
+    sort_by_time: bool
+    min_score_kind: ScoreKind
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., top_k: _Optional[int] = ..., video_ids: _Optional[_Iterable[int]] = ..., min_score: _Optional[float] = ..., exclude_same_video: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[QueryTerm, _Mapping]]] = ..., per_video_limit: _Optional[int] = ..., time_from_s: _Optional[float] = ..., time_to_s: _Optional[float] = ..., sort_by_time: _Optional[bool] = ..., min_score_kind: _Optional[_Union[ScoreKind, str]] = ...) -> None: ...
+
+class QueryTerm(_message.Message):
+    __slots__ = ("text", "image", "scene_id", "weight")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    image: bytes
+    scene_id: int
+    weight: float
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("video_id", "video_path", "scene_id", "scene_index", "start_s", "end_s", "best_time_s", "score", "index_kind")
+    __slots__ = ("video_id", "video_path", "scene_id", "scene_index", "start_s", "end_s", "best_time_s", "score", "index_kind", "term_scores", "calibrated_score")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     VIDEO_PATH_FIELD_NUMBER: _ClassVar[int]
     SCENE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +140,8 @@ class SearchHit(_message.Message):
     BEST_TIME_S_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    TERM_SCORES_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATED_SCORE_FIELD_NUMBER: _ClassVar[int]
     video_id: int
     video_path: str
     scene_id: int
@@ -116,7 +151,9 @@ class SearchHit(_message.Message):
     best_time_s: float
     score: float
     index_kind: str
-    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., scene_id: _Optional[int] = ..., scene_index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., best_time_s: _Optional[float] = ..., score: _Optional[float] = ..., index_kind: _Optional[str] = ...) -> None: ...
+    term_scores: _containers.RepeatedScalarFieldContainer[float]
+    calibrated_score: float
+    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., scene_id: _Optional[int] = ..., scene_index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., best_time_s: _Optional[float] = ..., score: _Optional[float] = ..., index_kind: _Optional[str] = ..., term_scores: _Optional[_Iterable[float]] = ..., calibrated_score: _Optional[float] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("hits", "index_kind", "query_truncated")
