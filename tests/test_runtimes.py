@@ -155,7 +155,7 @@ class _MissingRuntime:
     name = "onnx"
 
     def missing(self) -> str:
-        return "onnxruntime is not installed (pip install 'scenesearch[cpu-fast]')"
+        return "onnxruntime is not installed (pip install onnxruntime onnx)"
 
     def variants(self, precision: str) -> tuple[Variant, ...]:
         return (Variant("onnx", "onnx fp32"),)
@@ -221,7 +221,7 @@ def test_auto_falls_back_to_torch_when_no_runtime_is_installed(
 ) -> None:
     encoder = _load(checkpoints["clip"], AUTO, tmp_path, {"onnx": _MissingRuntime()})
     assert isinstance(encoder.engine, TorchEngine) and encoder.describe() == "cpu (float32)"
-    with pytest.raises(ModelLoadError, match=r"not installed.*cpu-fast.*--runtime torch"):
+    with pytest.raises(ModelLoadError, match=r"not installed.*pip install.*--runtime torch"):
         _load(checkpoints["clip"], "onnx", tmp_path, {"onnx": _MissingRuntime()})
 
 
@@ -237,6 +237,32 @@ def test_auto_rejects_a_runtime_that_disagrees(
     assert any(t["label"] == "fake fast" and "cosine" in t["error"] for t in saved["trials"])
     with pytest.raises(ModelLoadError, match="faithfully"):
         _load(checkpoints["clip"], "onnx", tmp_path / "explicit", {"onnx": skewed})
+
+
+class _BrokenRuntime(_FakeRuntime):
+    def build(self, *args: Any) -> _FakeEngine:
+        raise RuntimeError("the exporter gave up")
+
+
+def test_auto_keeps_torch_when_a_runtime_fails_to_build(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    broken = _BrokenRuntime(checkpoints["clip"], skew=0.0)
+    encoder = _load(checkpoints["clip"], AUTO, tmp_path, {"onnx": broken})
+    assert isinstance(encoder.engine, TorchEngine)
+    with pytest.raises(ModelLoadError, match="the exporter gave up"):
+        _load(checkpoints["clip"], "onnx", tmp_path / "explicit", {"onnx": broken})
+
+
+def test_unwritable_cache_means_torch_for_auto_and_an_error_otherwise(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    fast = _FakeRuntime(checkpoints["clip"], skew=0.0)
+    assert isinstance(_load(checkpoints["clip"], AUTO, blocked, {"onnx": fast}).engine, TorchEngine)
+    with pytest.raises(ModelLoadError, match="writable cache"):
+        _load(checkpoints["clip"], "onnx", blocked, {"onnx": fast})
 
 
 def test_auto_picks_the_fastest_agreeing_runtime_and_remembers(

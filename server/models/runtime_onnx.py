@@ -21,7 +21,7 @@ import numpy as np
 from scenesearch.server.models.runtime import Features, Inputs, Variant, as_numpy
 from scenesearch.server.models.runtime_export import IMAGE, TEXT, TowerCache
 
-INSTALL_HINT = "pip install 'scenesearch[cpu-fast]'"
+INSTALL_HINT = "pip install onnxruntime onnx, or 'scenesearch[server]'"
 FP32 = Variant("onnx", "onnx fp32")
 INT8 = Variant("onnx", "onnx int8")
 

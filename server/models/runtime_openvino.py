@@ -17,7 +17,7 @@ import numpy as np
 from scenesearch.server.models.runtime import Features, Inputs, Variant, as_numpy
 from scenesearch.server.models.runtime_export import IMAGE, TEXT, TowerCache
 
-INSTALL_HINT = "pip install 'scenesearch[cpu-fast]'"
+INSTALL_HINT = "pip install 'scenesearch[openvino]'"
 NATIVE = Variant("openvino", "openvino")
 F32 = Variant("openvino", "openvino f32", options={"INFERENCE_PRECISION_HINT": "f32"})
 

@@ -155,9 +155,18 @@ def load_with_runtime(
         )
     assert cache_root is not None
     encoder = adapter.load_checkpoint(model_id, "cpu", "fp32")
-    cache = TowerCache.open(cache_root, encoder)
-    with cache.locked():
-        return _Chooser(encoder, cache, precision, runtime, runtimes, policy or Policy()).run()
+    try:
+        cache = TowerCache.open(cache_root, encoder)
+        with cache.locked():
+            return _Chooser(encoder, cache, precision, runtime, runtimes, policy or Policy()).run()
+    except OSError as exc:  # a full disk or a read-only data dir must not stop the server
+        if runtime != AUTO:
+            raise ModelLoadError(
+                f"--runtime {runtime} needs a writable cache under {cache_root} ({exc}). Free "
+                "some space or fix its permissions, or use --runtime torch."
+            ) from exc
+        log.warning("runtime auto: torch, because the cache under %s is unusable", cache_root)
+        return adapter.load_checkpoint(model_id, device, precision)
 
 
 class _Chooser:
