@@ -23,7 +23,7 @@ from scenesearch.client.cli_search import add_search_commands
 from scenesearch.client.ray_ingest.cli import add_ray_arguments, cmd_ingest_ray
 from scenesearch.client.remote import ClientError, IngestUpdate, ingest_options
 from scenesearch.client.web.cli import add_web_command
-from scenesearch.contract import DETECTORS, INDEX_KINDS
+from scenesearch.contract import DETECTORS, INDEX_KINDS, choices_help
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -201,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--detector",
         choices=tuple(DETECTORS),
-        help="; ".join(f"{name}: {what}" for name, what in DETECTORS.items())
-        + " (default: the server's)",
+        help=choices_help(DETECTORS) + " (default: the server's)",
     )
     ingest.add_argument(
         "--threshold", type=float, default=0.0, help="detector threshold (default: the server's)"
@@ -233,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument(
         "kind",
         choices=tuple(INDEX_KINDS),
-        help="; ".join(f"{name}: {what}" for name, what in INDEX_KINDS.items()),
+        help=choices_help(INDEX_KINDS),
     )
     rebuild.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     rebuild.set_defaults(func=cmd_index)

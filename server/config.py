@@ -16,6 +16,7 @@ from scenesearch.contract import (
     MAX_MESSAGE_BYTES,
     MAX_TOP_K,
     check_choice,
+    choices_help,
 )
 from scenesearch.server.domain import IngestParams
 
@@ -114,7 +115,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--index",
         default=env.get("SCENESEARCH_INDEX", DEFAULTS.index_kind),
         choices=tuple(INDEX_KINDS),
-        help="; ".join(f"{name}: {what}" for name, what in INDEX_KINDS.items()),
+        help=choices_help(INDEX_KINDS),
     )
     parser.add_argument(
         "--index-param",
@@ -142,7 +143,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector",
         default=ingest.detector,
         choices=tuple(DETECTORS),
-        help="; ".join(f"{name}: {what}" for name, what in DETECTORS.items()),
+        help=choices_help(DETECTORS),
     )
     parser.add_argument(
         "--threshold",

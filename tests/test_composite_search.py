@@ -9,7 +9,13 @@ import grpc
 import numpy as np
 import pytest
 
-from scenesearch.client.remote import ClientError, QueryTerm, SceneSearchClient, SearchFilters
+from scenesearch.client.remote import (
+    ClientError,
+    Hit,
+    QueryTerm,
+    SceneSearchClient,
+    SearchFilters,
+)
 from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.query.composite import (
     MAX_TERMS,
@@ -80,8 +86,8 @@ def server_client(server: object) -> SceneSearchClient:
     return SceneSearchClient(f"127.0.0.1:{port}", timeout_s=60.0)
 
 
-def _scores(hits: list, key: str = "score") -> dict[int, float]:  # type: ignore[type-arg]
-    return {h.scene_id: getattr(h, key) for h in hits}
+def _scores(hits: list[Hit]) -> dict[int, float]:
+    return {h.scene_id: h.score for h in hits}
 
 
 def test_composite_scores_follow_the_formula_exactly(

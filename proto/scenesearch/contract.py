@@ -58,6 +58,11 @@ def check_choice(kind: str, name: str, choices: Iterable[str]) -> str:
     return name
 
 
+def choices_help(choices: dict[str, str]) -> str:
+    """One line of help naming each choice and what it is for (escaped for argparse)."""
+    return "; ".join(f"{name}: {what}" for name, what in choices.items()).replace("%", "%%")
+
+
 def require_registered(kind: str, names: Iterable[str], registered: Iterable[str]) -> None:
     """Fail at import when a registry and the contract disagree, not at a user's request."""
     missing, extra = set(names) - set(registered), set(registered) - set(names)
