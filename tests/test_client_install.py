@@ -79,3 +79,22 @@ def test_serve_without_the_server_extra_says_how_to_install_it() -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "pip install 'scenesearch[server]'" in result.stderr
+
+
+def test_every_help_page_renders() -> None:
+    """argparse formats help lazily: a stray '%' in one help text breaks only that page."""
+    from scenesearch.client.cli import build_parser
+
+    parser = build_parser()
+    pages: list[list[str]] = [[]]
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        pages.append([name])
+        for action in command._actions:
+            if action.dest in ("action",) and action.choices:
+                pages.extend([name, inner] for inner in action.choices)
+    for args in pages:
+        try:
+            parser.parse_args([*args, "--help"])
+        except SystemExit as done:
+            assert done.code == 0, args
