@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -20,6 +20,8 @@ from scenesearch.client.results import (  # re-exported: the client's public typ
     SearchFilters,
     SearchResults,
     ServerStats,
+    TemporalResults,
+    TemporalStep,
     Thumbnail,
     Timeline,
     VideoDetail,
@@ -28,8 +30,10 @@ from scenesearch.client.results import (  # re-exported: the client's public typ
     classification_from_proto,
     fields_of,
     prompts_to_proto,
+    temporal_from_proto,
     timeline_from_proto,
 )
+from scenesearch.client.temporal import temporal_request
 from scenesearch.contract import DEFAULT_TOP_K
 from scenesearch.v1 import scenesearch_pb2 as pb
 
@@ -264,6 +268,21 @@ class SceneSearchClient(Channel):
             request, timeout=timeout_s or self.timeout_s * 10, metadata=self._metadata
         )
         return self._collect(responses, timeline_from_proto)
+
+    def temporal_search(
+        self,
+        steps: Sequence[TemporalStep],
+        max_gap_s: float | None = None,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> TemporalResults:
+        """Spans where the positive steps occur in order, each at most `max_gap_s` after the
+        previous one, with no negated step inside; options: smooth, top_k, video_ids,
+        shortlist_scenes, exhaustive (see `client/temporal.py`)."""
+        request = temporal_request(steps, max_gap_s, **options)
+        response = self._call(self._stub.TemporalSearch, request, timeout_s or self.timeout_s * 10)
+        return temporal_from_proto(response)
 
     # --- media ---------------------------------------------------------------------------
 

@@ -301,3 +301,64 @@ def timeline_from_proto(r: pb.TimelineResult) -> Timeline:
         ],
         scene_starts_s=list(r.scene_starts_s),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalStep:
+    """One step of a temporal query: it occurs where its (smoothed) similarity is at or above
+    `threshold`; a negated step must not occur anywhere inside a span."""
+
+    term: QueryTerm
+    threshold: float = 0.25
+    negated: bool = False
+
+    def to_proto(self) -> pb.TemporalStep:
+        return pb.TemporalStep(
+            term=self.term.to_proto(), threshold=self.threshold, negated=self.negated
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StepMatch:
+    step: int  # index of the step in the query
+    start_s: float  # the step's occurrence
+    end_s: float
+    peak_s: float  # the time it matched
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalSpan:
+    video_id: int
+    video_path: str
+    start_s: float
+    end_s: float
+    score: float  # mean of the matched steps' peak similarities
+    matches: list[StepMatch]
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalResults:
+    spans: list[TemporalSpan]
+    videos_scanned: int
+    shortlisted: bool  # the index chose which videos were read
+    query_truncated: bool = False
+
+
+def temporal_from_proto(r: pb.TemporalSearchResponse) -> TemporalResults:
+    return TemporalResults(
+        spans=[
+            TemporalSpan(
+                s.video_id,
+                s.video_path,
+                s.start_s,
+                s.end_s,
+                s.score,
+                [StepMatch(m.step, m.start_s, m.end_s, m.peak_s, m.score) for m in s.matches],
+            )
+            for s in r.spans
+        ],
+        videos_scanned=r.videos_scanned,
+        shortlisted=r.shortlisted,
+        query_truncated=r.query_truncated,
+    )

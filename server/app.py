@@ -26,6 +26,7 @@ from scenesearch.server.ingest.worker import IngestWorker
 from scenesearch.server.playback.thumbnails import Thumbnails
 from scenesearch.server.query.analytics import AnalyticsEngine
 from scenesearch.server.query.search import SearchEngine
+from scenesearch.server.query.temporal import TemporalEngine
 from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
@@ -142,6 +143,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         files=files,
         thumbnails=Thumbnails(store, thumbnail_table, files),
         importer=VideoImporter(store, catalog, settings.model),
+        temporal=TemporalEngine(store, index, engine),
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -29,6 +29,12 @@ from scenesearch.server.query.search import (
     Term,
     TextQuery,
 )
+from scenesearch.server.query.temporal import (
+    DEFAULT_SHORTLIST_SCENES,
+    TemporalOptions,
+    TemporalResult,
+)
+from scenesearch.server.query.temporal import Step as TemporalStep
 from scenesearch.v1 import scenesearch_pb2 as pb
 
 STAGES = {
@@ -248,4 +254,52 @@ def timeline_to_proto(item: VideoTimeline) -> pb.TimelineResult:
             for c in item.curves
         ],
         scene_starts_s=item.scene_starts_s,
+    )
+
+
+def temporal_from_proto(
+    request: pb.TemporalSearchRequest,
+) -> tuple[list[TemporalStep], TemporalOptions]:
+    steps = []
+    for n, step in enumerate(request.steps, start=1):
+        if not step.HasField("threshold"):
+            raise InvalidArgument(f"step {n} has no threshold; give each step a similarity")
+        steps.append(TemporalStep(_term(step.term, n, False), step.threshold, step.negated))
+    max_gap_s = request.max_gap_s if request.HasField("max_gap_s") else math.inf
+    options = TemporalOptions(
+        max_gap_s=max_gap_s,
+        smooth=request.smooth,
+        top_k=request.top_k,
+        video_ids=tuple(request.video_ids),
+        shortlist_scenes=request.shortlist_scenes or DEFAULT_SHORTLIST_SCENES,
+        exhaustive=request.exhaustive,
+    )
+    return steps, options
+
+
+def temporal_result_to_proto(result: TemporalResult) -> pb.TemporalSearchResponse:
+    return pb.TemporalSearchResponse(
+        spans=[
+            pb.TemporalSpan(
+                video_id=hit.video.id,
+                video_path=hit.video.path,
+                start_s=hit.span.start_s,
+                end_s=hit.span.end_s,
+                score=hit.span.score,
+                matches=[
+                    pb.StepMatch(
+                        step=m.step,
+                        start_s=m.start_s,
+                        end_s=m.end_s,
+                        peak_s=m.peak_s,
+                        score=m.score,
+                    )
+                    for m in hit.span.matches
+                ],
+            )
+            for hit in result.hits
+        ],
+        videos_scanned=result.videos_scanned,
+        shortlisted=result.videos_shortlisted,
+        query_truncated=result.query_truncated,
     )

@@ -22,6 +22,7 @@ from scenesearch.server.playback.clips import export_clip
 from scenesearch.server.playback.thumbnails import Thumbnails
 from scenesearch.server.query.analytics import AnalyticsEngine
 from scenesearch.server.query.search import SearchEngine
+from scenesearch.server.query.temporal import TemporalEngine
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
 from scenesearch.server.storage.video_files import UPLOAD_PREFIX, VideoFiles, byte_range
@@ -51,6 +52,7 @@ class ServiceDeps:
     files: VideoFiles
     thumbnails: Thumbnails
     importer: VideoImporter | None = None
+    temporal: TemporalEngine | None = None
 
 
 class SceneSearchService(pb_grpc.SceneSearchServicer):
@@ -286,3 +288,12 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             raise FailedPrecondition("this server does not accept imports")
         video = imports.imported_video(request_iterator, self._d.max_upload_bytes)
         return imports.outcome_to_proto(self._d.importer.commit(video))
+
+    @grpc_errors
+    def TemporalSearch(
+        self, request: pb.TemporalSearchRequest, context: grpc.ServicerContext
+    ) -> pb.TemporalSearchResponse:
+        if self._d.temporal is None:
+            raise FailedPrecondition("this server does not answer temporal queries")
+        steps, options = convert.temporal_from_proto(request)
+        return convert.temporal_result_to_proto(self._d.temporal.search(steps, options))

@@ -604,3 +604,73 @@ class ImportVideoResponse(_message.Message):
     scene_count: int
     sample_count: int
     def __init__(self, video_id: _Optional[int] = ..., already_ingested: _Optional[bool] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ...) -> None: ...
+
+class TemporalStep(_message.Message):
+    __slots__ = ("term", "threshold", "negated")
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    NEGATED_FIELD_NUMBER: _ClassVar[int]
+    term: QueryTerm
+    threshold: float
+    negated: bool
+    def __init__(self, term: _Optional[_Union[QueryTerm, _Mapping]] = ..., threshold: _Optional[float] = ..., negated: _Optional[bool] = ...) -> None: ...
+
+class TemporalSearchRequest(_message.Message):
+    __slots__ = ("steps", "max_gap_s", "smooth", "top_k", "video_ids", "shortlist_scenes", "exhaustive")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_GAP_S_FIELD_NUMBER: _ClassVar[int]
+    SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_IDS_FIELD_NUMBER: _ClassVar[int]
+    SHORTLIST_SCENES_FIELD_NUMBER: _ClassVar[int]
+    EXHAUSTIVE_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[TemporalStep]
+    max_gap_s: float
+    smooth: int
+    top_k: int
+    video_ids: _containers.RepeatedScalarFieldContainer[int]
+    shortlist_scenes: int
+    exhaustive: bool
+    def __init__(self, steps: _Optional[_Iterable[_Union[TemporalStep, _Mapping]]] = ..., max_gap_s: _Optional[float] = ..., smooth: _Optional[int] = ..., top_k: _Optional[int] = ..., video_ids: _Optional[_Iterable[int]] = ..., shortlist_scenes: _Optional[int] = ..., exhaustive: _Optional[bool] = ...) -> None: ...
+
+class StepMatch(_message.Message):
+    __slots__ = ("step", "start_s", "end_s", "peak_s", "score")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    PEAK_S_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    start_s: float
+    end_s: float
+    peak_s: float
+    score: float
+    def __init__(self, step: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., peak_s: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
+
+class TemporalSpan(_message.Message):
+    __slots__ = ("video_id", "video_path", "start_s", "end_s", "score", "matches")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_PATH_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    video_path: str
+    start_s: float
+    end_s: float
+    score: float
+    matches: _containers.RepeatedCompositeFieldContainer[StepMatch]
+    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., score: _Optional[float] = ..., matches: _Optional[_Iterable[_Union[StepMatch, _Mapping]]] = ...) -> None: ...
+
+class TemporalSearchResponse(_message.Message):
+    __slots__ = ("spans", "videos_scanned", "shortlisted", "query_truncated")
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    VIDEOS_SCANNED_FIELD_NUMBER: _ClassVar[int]
+    SHORTLISTED_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    spans: _containers.RepeatedCompositeFieldContainer[TemporalSpan]
+    videos_scanned: int
+    shortlisted: bool
+    query_truncated: bool
+    def __init__(self, spans: _Optional[_Iterable[_Union[TemporalSpan, _Mapping]]] = ..., videos_scanned: _Optional[int] = ..., shortlisted: _Optional[bool] = ..., query_truncated: _Optional[bool] = ...) -> None: ...

@@ -104,6 +104,11 @@ class SceneSearchStub:
                 request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.SerializeToString,
                 response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.FromString,
                 _registered_method=True)
+        self.TemporalSearch = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/TemporalSearch',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchResponse.FromString,
+                _registered_method=True)
 
 
 class SceneSearchServicer:
@@ -208,6 +213,14 @@ class SceneSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TemporalSearch(self, request, context):
+        """Temporal queries over stored frame timelines: steps in order ("A then B within N s"),
+        negated steps that must not occur inside a span ("without C"); ranked spans.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SceneSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -280,6 +293,11 @@ def add_SceneSearchServicer_to_server(servicer, server):
                     servicer.ImportVideo,
                     request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.FromString,
                     response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.SerializeToString,
+            ),
+            'TemporalSearch': grpc.unary_unary_rpc_method_handler(
+                    servicer.TemporalSearch,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -660,6 +678,33 @@ class SceneSearch:
             '/scenesearch.v1.SceneSearch/ImportVideo',
             scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.SerializeToString,
             scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TemporalSearch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/TemporalSearch',
+            scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchResponse.FromString,
             options,
             channel_credentials,
             insecure,
