@@ -18,6 +18,7 @@ from scenesearch.client.cli_common import (
     out,
     with_json,
 )
+from scenesearch.client.cli_concepts import add_concept_commands
 from scenesearch.client.cli_media import add_media_commands
 from scenesearch.client.cli_search import add_search_commands
 from scenesearch.client.cli_temporal import add_temporal_commands
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analytics_commands(sub)
     add_media_commands(sub)
+    add_concept_commands(sub)
     add_web_command(sub)
     add_temporal_commands(sub)
     return parser

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from scenesearch.client.channel import Channel, ClientError
+from scenesearch.client.concepts import ConceptCalls
 from scenesearch.client.results import (  # re-exported: the client's public types
     Classification,
     Clip,
@@ -68,7 +69,7 @@ def ingest_options(
     )
 
 
-class SceneSearchClient(Channel):
+class SceneSearchClient(ConceptCalls, Channel):
     """Every RPC of the API, returning the plain dataclasses of `results`."""
 
     # --- ingest -------------------------------------------------------------------------
@@ -229,12 +230,13 @@ class SceneSearchClient(Channel):
         interval_s: float = 0.0,
         min_visible_s: float = 0.0,
         timeout_s: float | None = None,
+        prompt_concepts: Sequence[str] = (),
     ) -> list[Classification]:
         """Label each interval of the videos with the best prompt; per-prompt summaries."""
         request = pb.ClassifyRequest(
             video_ids=video_ids,
             all_videos=all_videos,
-            prompts=prompts_to_proto(prompts, prompt_images),
+            prompts=prompts_to_proto(prompts, prompt_images, prompt_concepts),
             null_prompt=null_prompt,
             interval_s=interval_s,
             min_visible_s=min_visible_s,
@@ -254,12 +256,13 @@ class SceneSearchClient(Channel):
         smooth: int = 0,
         threshold: float | None = None,
         timeout_s: float | None = None,
+        prompt_concepts: Sequence[str] = (),
     ) -> list[Timeline]:
         """Similarity of each prompt over time, with segments above `threshold` flagged."""
         request = pb.TimelineRequest(
             video_ids=video_ids,
             all_videos=all_videos,
-            prompts=prompts_to_proto(prompts, prompt_images),
+            prompts=prompts_to_proto(prompts, prompt_images, prompt_concepts),
             smooth=smooth,
         )
         if threshold is not None:

@@ -45,17 +45,20 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class QueryTerm:
-    """One term of a composite query: exactly one of text, image or scene_id."""
+    """One term of a composite query: exactly one of text, image, scene_id or concept."""
 
     text: str | None = None
     image: bytes | None = None
     scene_id: int | None = None
     weight: float = 1.0  # negative: push results away from this term
+    concept: str | None = None  # a saved concept's name
 
     def to_proto(self) -> pb.QueryTerm:
-        given = [x is not None for x in (self.text, self.image, self.scene_id)]
+        given = [x is not None for x in (self.text, self.image, self.scene_id, self.concept)]
         if sum(given) != 1:
-            raise ValueError("a query term needs exactly one of text, image or scene_id")
+            raise ValueError("a query term needs exactly one of text, image, scene_id, concept")
+        if self.concept is not None:
+            return pb.QueryTerm(concept=self.concept, weight=self.weight)
         if self.text is not None:
             return pb.QueryTerm(text=self.text, weight=self.weight)
         if self.image is not None:
@@ -255,9 +258,10 @@ class Timeline:
 
 
 def prompts_to_proto(
-    texts: Sequence[str] = (), images: Sequence[Path | bytes] = ()
+    texts: Sequence[str] = (), images: Sequence[Path | bytes] = (), concepts: Sequence[str] = ()
 ) -> list[pb.Prompt]:
     prompts = [pb.Prompt(text=t) for t in texts]
+    prompts += [pb.Prompt(concept=c) for c in concepts]
     for n, image in enumerate(images, start=1):
         data = image if isinstance(image, bytes) else Path(image).read_bytes()
         label = Path(image).name if not isinstance(image, bytes) else f"image {n}"

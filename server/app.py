@@ -25,10 +25,12 @@ from scenesearch.server.ingest.jobs import JobRunner
 from scenesearch.server.ingest.worker import IngestWorker
 from scenesearch.server.playback.thumbnails import Thumbnails
 from scenesearch.server.query.analytics import AnalyticsEngine
+from scenesearch.server.query.concepts import ConceptBook
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.query.temporal import TemporalEngine
 from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.catalog import Catalog
+from scenesearch.server.storage.concepts import ConceptTable
 from scenesearch.server.storage.store import Store
 from scenesearch.server.storage.thumbnails import ThumbnailTable
 from scenesearch.server.storage.video_files import VideoFiles
@@ -119,6 +121,9 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     )
     jobs.start()
     texts = TextBatcher(embedder.embed_texts)
+    concepts = ConceptBook(
+        store, ConceptTable(store), embedder.embed_texts, embedder.embed_image_bytes
+    )
     engine = SearchEngine(
         store,
         index,
@@ -126,6 +131,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         embedder.embed_image_bytes,
         settings.max_top_k,
         calibrate=embedder.calibrate,
+        concepts=concepts.vector,
     )
     deps = ServiceDeps(
         store=store,
@@ -137,13 +143,16 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         media_roots=settings.media_roots,
         upload_dir=settings.data_dir / "uploads",
         max_upload_bytes=settings.max_upload_bytes,
-        analytics=AnalyticsEngine(store, embedder.embed_texts, embedder.embed_image_bytes),
+        analytics=AnalyticsEngine(
+            store, embedder.embed_texts, embedder.embed_image_bytes, concepts.vector
+        ),
         model=settings.model,
         device=embedder.describe(),
         files=files,
         thumbnails=Thumbnails(store, thumbnail_table, files),
         importer=VideoImporter(store, catalog, settings.model),
         temporal=TemporalEngine(store, index, engine),
+        concepts=concepts,
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -17,9 +17,11 @@ from scenesearch.server.domain import (
 )
 from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.query.analytics import Prompt, VideoClassification, VideoTimeline
+from scenesearch.server.query.concepts import ConceptSpec
 from scenesearch.server.query.frame_maths import Span
 from scenesearch.server.query.search import (
     CompositeQuery,
+    ConceptQuery,
     ImageQuery,
     Query,
     SceneQuery,
@@ -35,6 +37,7 @@ from scenesearch.server.query.temporal import (
     TemporalResult,
 )
 from scenesearch.server.query.temporal import Step as TemporalStep
+from scenesearch.server.storage.concepts import Concept, Examples
 from scenesearch.v1 import scenesearch_pb2 as pb
 
 STAGES = {
@@ -102,7 +105,9 @@ def _term(term: pb.QueryTerm, number: int, exclude_same_video: bool) -> SingleQu
         return ImageQuery(term.image)
     if which == "scene_id":
         return SceneQuery(term.scene_id, exclude_same_video)
-    raise InvalidArgument(f"query term {number} is empty: set its text, image or scene_id")
+    if which == "concept":
+        return ConceptQuery(term.concept)
+    raise InvalidArgument(f"query term {number} is empty: set its text, image, scene_id or concept")
 
 
 def _optional_time(request: pb.SearchRequest, field: str) -> float | None:
@@ -205,7 +210,7 @@ def stats_to_proto(stats: Stats) -> pb.GetStatsResponse:
 
 
 def prompts_from_proto(prompts: Sequence[pb.Prompt]) -> list[Prompt]:
-    return [Prompt(text=p.text, image=p.image, label=p.label) for p in prompts]
+    return [Prompt(text=p.text, image=p.image, label=p.label, concept=p.concept) for p in prompts]
 
 
 def _segment(span: Span) -> pb.Segment:
@@ -254,6 +259,52 @@ def timeline_to_proto(item: VideoTimeline) -> pb.TimelineResult:
             for c in item.curves
         ],
         scene_starts_s=item.scene_starts_s,
+    )
+
+
+def examples_from_proto(examples: pb.ConceptExamples) -> Examples:
+    return Examples(tuple(examples.scene_ids), tuple(examples.images), tuple(examples.texts))
+
+
+def concept_spec(request: pb.SaveConceptRequest) -> ConceptSpec:
+    return ConceptSpec(
+        request.name, examples_from_proto(request.positive), examples_from_proto(request.negative)
+    )
+
+
+def examples_to_proto(examples: Examples) -> pb.ConceptExamples:
+    return pb.ConceptExamples(
+        scene_ids=examples.scene_ids, images=examples.images, texts=examples.texts
+    )
+
+
+def concept_to_proto(concept: Concept, usable: bool) -> pb.ConceptInfo:
+    t = concept.training
+    info = pb.ConceptInfo(
+        name=concept.name,
+        version=concept.version,
+        model=concept.model,
+        usable=usable,
+        positive_examples=len(concept.positive),
+        negative_examples=len(concept.negative),
+        positive_vectors=t.positive_vectors,
+        negative_vectors=t.negative_vectors,
+        random_negatives=t.random_negatives,
+        cv_folds=t.cv_folds,
+        created_at=concept.created_at,
+    )
+    if t.cv_accuracy is not None:
+        info.cv_accuracy = t.cv_accuracy
+    return info
+
+
+def concept_detail_to_proto(concept: Concept, usable: bool) -> pb.GetConceptResponse:
+    return pb.GetConceptResponse(
+        concept=concept_to_proto(concept, usable),
+        positive=examples_to_proto(concept.positive),
+        negative=examples_to_proto(concept.negative),
+        weights=concept.training.weights.tolist(),
+        bias=concept.training.bias,
     )
 
 

@@ -21,6 +21,7 @@ from scenesearch.server.ingest.media import UploadSink, resolve_media_path
 from scenesearch.server.playback.clips import export_clip
 from scenesearch.server.playback.thumbnails import Thumbnails
 from scenesearch.server.query.analytics import AnalyticsEngine
+from scenesearch.server.query.concepts import ConceptBook
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.query.temporal import TemporalEngine
 from scenesearch.server.storage.catalog import Catalog
@@ -53,6 +54,7 @@ class ServiceDeps:
     thumbnails: Thumbnails
     importer: VideoImporter | None = None
     temporal: TemporalEngine | None = None
+    concepts: ConceptBook | None = None
 
 
 class SceneSearchService(pb_grpc.SceneSearchServicer):
@@ -288,6 +290,42 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             raise FailedPrecondition("this server does not accept imports")
         video = imports.imported_video(request_iterator, self._d.max_upload_bytes)
         return imports.outcome_to_proto(self._d.importer.commit(video))
+
+    def _concept_book(self) -> ConceptBook:
+        if self._d.concepts is None:
+            raise FailedPrecondition("this server does not keep concepts")
+        return self._d.concepts
+
+    @grpc_errors
+    def SaveConcept(
+        self, request: pb.SaveConceptRequest, context: grpc.ServicerContext
+    ) -> pb.SaveConceptResponse:
+        book = self._concept_book()
+        concept = book.save(convert.concept_spec(request))
+        return pb.SaveConceptResponse(concept=convert.concept_to_proto(concept, True))
+
+    @grpc_errors
+    def ListConcepts(
+        self, request: pb.ListConceptsRequest, context: grpc.ServicerContext
+    ) -> pb.ListConceptsResponse:
+        book = self._concept_book()
+        return pb.ListConceptsResponse(
+            concepts=[convert.concept_to_proto(c, book.usable(c)) for c in book.all()]
+        )
+
+    @grpc_errors
+    def GetConcept(
+        self, request: pb.GetConceptRequest, context: grpc.ServicerContext
+    ) -> pb.GetConceptResponse:
+        book = self._concept_book()
+        concept = book.get(request.name)
+        return convert.concept_detail_to_proto(concept, book.usable(concept))
+
+    @grpc_errors
+    def DeleteConcept(
+        self, request: pb.DeleteConceptRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteConceptResponse:
+        return pb.DeleteConceptResponse(version=self._concept_book().delete(request.name))
 
     @grpc_errors
     def TemporalSearch(

@@ -28,6 +28,7 @@ class Prompt:
     text: str = ""
     image: bytes = b""
     label: str = ""
+    concept: str = ""  # a saved concept's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +59,12 @@ class AnalyticsEngine:
         store: Store,
         embed_texts: Callable[[Sequence[str]], TextEmbedding],
         embed_image: Callable[[bytes], Vectors],
+        concepts: Callable[[str], Vectors] | None = None,
     ) -> None:
         self._store = store
         self._embed_texts = embed_texts
         self._embed_image = embed_image
+        self._concepts = concepts  # concept name -> (1, dim) unit vector
 
     def embed_prompts(
         self, prompts: Sequence[Prompt], null_prompt: str = ""
@@ -74,7 +77,7 @@ class AnalyticsEngine:
             )
         texts = [p.text.strip() for p in prompts]
         vectors: list[Vectors] = []
-        text_rows = [i for i, p in enumerate(prompts) if not p.image]
+        text_rows = [i for i, p in enumerate(prompts) if not p.image and not p.concept]
         if any(not texts[i] for i in text_rows):
             raise InvalidArgument("a prompt is empty: give it a text or an image")
         embedded = self._embed_texts(
@@ -84,7 +87,12 @@ class AnalyticsEngine:
         image_count = 0
         labels = []
         for i, prompt in enumerate(prompts):
-            if prompt.image:
+            if prompt.concept:
+                if self._concepts is None:
+                    raise InvalidArgument("this server does not keep concepts")
+                vectors.append(self._concepts(prompt.concept)[0])
+                labels.append(prompt.label or prompt.concept)
+            elif prompt.image:
                 image_count += 1
                 vectors.append(self._embed_image(prompt.image)[0])
                 labels.append(prompt.label or f"image {image_count}")

@@ -38,6 +38,8 @@ from scenesearch.server.storage.store import Store
 ImageBytesEncoder = Callable[[bytes], Vectors]
 Calibrate = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 Kept = tuple[int, float, Scene, str]  # scene id, score, scene, video path
+# Concept name -> its (1, dim) unit query vector (query/concepts.py); NotFound when unknown.
+ConceptResolver = Callable[[str], Vectors]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,12 @@ class SceneQuery:
     exclude_same_video: bool = False
 
 
-SingleQuery = TextQuery | ImageQuery | SceneQuery
+@dataclass(frozen=True, slots=True)
+class ConceptQuery:
+    name: str
+
+
+SingleQuery = TextQuery | ImageQuery | SceneQuery | ConceptQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ class CompositeQuery:
     terms: tuple[Term, ...]
 
 
-Query = TextQuery | ImageQuery | SceneQuery | CompositeQuery
+Query = TextQuery | ImageQuery | SceneQuery | ConceptQuery | CompositeQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +121,10 @@ class SearchEngine:
         images: ImageBytesEncoder,
         max_top_k: int = MAX_TOP_K,
         calibrate: Calibrate = _identity,
+        concepts: ConceptResolver | None = None,
     ) -> None:
         self._store, self._index = store, index
+        self._concepts = concepts
         self._texts, self._images = texts, images
         self._calibrate = calibrate
         self.max_top_k = max_top_k
@@ -143,6 +152,10 @@ class SearchEngine:
             return Embedded(vector, truncated=truncated)
         if isinstance(query, ImageQuery):
             return Embedded(self._images(query.data))
+        if isinstance(query, ConceptQuery):
+            if self._concepts is None:
+                raise InvalidArgument("this server does not keep concepts")
+            return Embedded(self._concepts(query.name))
         scene, vector = self._store.scene_vector(query.scene_id)
         own_videos = (scene.video_id,) if query.exclude_same_video else ()
         return Embedded(vector.reshape(1, -1), (scene.id,), own_videos)

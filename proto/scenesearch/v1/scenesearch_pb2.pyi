@@ -118,16 +118,18 @@ class SearchRequest(_message.Message):
     def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., top_k: _Optional[int] = ..., video_ids: _Optional[_Iterable[int]] = ..., min_score: _Optional[float] = ..., exclude_same_video: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[QueryTerm, _Mapping]]] = ..., per_video_limit: _Optional[int] = ..., time_from_s: _Optional[float] = ..., time_to_s: _Optional[float] = ..., sort_by_time: _Optional[bool] = ..., min_score_kind: _Optional[_Union[ScoreKind, str]] = ...) -> None: ...
 
 class QueryTerm(_message.Message):
-    __slots__ = ("text", "image", "scene_id", "weight")
+    __slots__ = ("text", "image", "scene_id", "concept", "weight")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONCEPT_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     text: str
     image: bytes
     scene_id: int
+    concept: str
     weight: float
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., weight: _Optional[float] = ...) -> None: ...
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., concept: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("video_id", "video_path", "scene_id", "scene_index", "start_s", "end_s", "best_time_s", "score", "index_kind", "term_scores", "calibrated_score")
@@ -318,14 +320,16 @@ class RebuildIndexResponse(_message.Message):
     def __init__(self, index_kind: _Optional[str] = ..., vectors: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class Prompt(_message.Message):
-    __slots__ = ("text", "image", "label")
+    __slots__ = ("text", "image", "concept", "label")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
+    CONCEPT_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     text: str
     image: bytes
+    concept: str
     label: str
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., label: _Optional[str] = ...) -> None: ...
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., concept: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
 
 class ClassifyRequest(_message.Message):
     __slots__ = ("video_ids", "all_videos", "prompts", "null_prompt", "interval_s", "min_visible_s")
@@ -604,6 +608,102 @@ class ImportVideoResponse(_message.Message):
     scene_count: int
     sample_count: int
     def __init__(self, video_id: _Optional[int] = ..., already_ingested: _Optional[bool] = ..., scene_count: _Optional[int] = ..., sample_count: _Optional[int] = ...) -> None: ...
+
+class ConceptExamples(_message.Message):
+    __slots__ = ("scene_ids", "images", "texts")
+    SCENE_IDS_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    scene_ids: _containers.RepeatedScalarFieldContainer[int]
+    images: _containers.RepeatedScalarFieldContainer[bytes]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, scene_ids: _Optional[_Iterable[int]] = ..., images: _Optional[_Iterable[bytes]] = ..., texts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SaveConceptRequest(_message.Message):
+    __slots__ = ("name", "positive", "negative")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    positive: ConceptExamples
+    negative: ConceptExamples
+    def __init__(self, name: _Optional[str] = ..., positive: _Optional[_Union[ConceptExamples, _Mapping]] = ..., negative: _Optional[_Union[ConceptExamples, _Mapping]] = ...) -> None: ...
+
+class ConceptInfo(_message.Message):
+    __slots__ = ("name", "version", "model", "usable", "positive_examples", "negative_examples", "positive_vectors", "negative_vectors", "random_negatives", "cv_accuracy", "cv_folds", "created_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    USABLE_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    RANDOM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    CV_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    CV_FOLDS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    model: str
+    usable: bool
+    positive_examples: int
+    negative_examples: int
+    positive_vectors: int
+    negative_vectors: int
+    random_negatives: int
+    cv_accuracy: float
+    cv_folds: int
+    created_at: float
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., model: _Optional[str] = ..., usable: _Optional[bool] = ..., positive_examples: _Optional[int] = ..., negative_examples: _Optional[int] = ..., positive_vectors: _Optional[int] = ..., negative_vectors: _Optional[int] = ..., random_negatives: _Optional[int] = ..., cv_accuracy: _Optional[float] = ..., cv_folds: _Optional[int] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class SaveConceptResponse(_message.Message):
+    __slots__ = ("concept",)
+    CONCEPT_FIELD_NUMBER: _ClassVar[int]
+    concept: ConceptInfo
+    def __init__(self, concept: _Optional[_Union[ConceptInfo, _Mapping]] = ...) -> None: ...
+
+class ListConceptsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListConceptsResponse(_message.Message):
+    __slots__ = ("concepts",)
+    CONCEPTS_FIELD_NUMBER: _ClassVar[int]
+    concepts: _containers.RepeatedCompositeFieldContainer[ConceptInfo]
+    def __init__(self, concepts: _Optional[_Iterable[_Union[ConceptInfo, _Mapping]]] = ...) -> None: ...
+
+class GetConceptRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetConceptResponse(_message.Message):
+    __slots__ = ("concept", "positive", "negative", "weights", "bias")
+    CONCEPT_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    concept: ConceptInfo
+    positive: ConceptExamples
+    negative: ConceptExamples
+    weights: _containers.RepeatedScalarFieldContainer[float]
+    bias: float
+    def __init__(self, concept: _Optional[_Union[ConceptInfo, _Mapping]] = ..., positive: _Optional[_Union[ConceptExamples, _Mapping]] = ..., negative: _Optional[_Union[ConceptExamples, _Mapping]] = ..., weights: _Optional[_Iterable[float]] = ..., bias: _Optional[float] = ...) -> None: ...
+
+class DeleteConceptRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteConceptResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
 
 class TemporalStep(_message.Message):
     __slots__ = ("term", "threshold", "negated")

@@ -104,6 +104,26 @@ class SceneSearchStub:
                 request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.SerializeToString,
                 response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.FromString,
                 _registered_method=True)
+        self.SaveConcept = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/SaveConcept',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.SaveConceptRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.SaveConceptResponse.FromString,
+                _registered_method=True)
+        self.ListConcepts = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/ListConcepts',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ListConceptsRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ListConceptsResponse.FromString,
+                _registered_method=True)
+        self.GetConcept = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/GetConcept',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetConceptRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetConceptResponse.FromString,
+                _registered_method=True)
+        self.DeleteConcept = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/DeleteConcept',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.DeleteConceptRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.DeleteConceptResponse.FromString,
+                _registered_method=True)
         self.TemporalSearch = channel.unary_unary(
                 '/scenesearch.v1.SceneSearch/TemporalSearch',
                 request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchRequest.SerializeToString,
@@ -213,6 +233,33 @@ class SceneSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveConcept(self, request, context):
+        """Concepts learned from marked examples (a logistic regression on stored frame vectors).
+        A saved concept is a query term (QueryTerm.concept) and a prompt (Prompt.concept).
+        Saving an existing name replaces it with the next version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConcepts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConcept(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConcept(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def TemporalSearch(self, request, context):
         """Temporal queries over stored frame timelines: steps in order ("A then B within N s"),
         negated steps that must not occur inside a span ("without C"); ranked spans.
@@ -293,6 +340,26 @@ def add_SceneSearchServicer_to_server(servicer, server):
                     servicer.ImportVideo,
                     request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.FromString,
                     response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.SerializeToString,
+            ),
+            'SaveConcept': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveConcept,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.SaveConceptRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.SaveConceptResponse.SerializeToString,
+            ),
+            'ListConcepts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConcepts,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ListConceptsRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ListConceptsResponse.SerializeToString,
+            ),
+            'GetConcept': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConcept,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetConceptRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetConceptResponse.SerializeToString,
+            ),
+            'DeleteConcept': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConcept,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.DeleteConceptRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.DeleteConceptResponse.SerializeToString,
             ),
             'TemporalSearch': grpc.unary_unary_rpc_method_handler(
                     servicer.TemporalSearch,
@@ -678,6 +745,114 @@ class SceneSearch:
             '/scenesearch.v1.SceneSearch/ImportVideo',
             scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoRequest.SerializeToString,
             scenesearch_dot_v1_dot_scenesearch__pb2.ImportVideoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveConcept(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/SaveConcept',
+            scenesearch_dot_v1_dot_scenesearch__pb2.SaveConceptRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.SaveConceptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConcepts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/ListConcepts',
+            scenesearch_dot_v1_dot_scenesearch__pb2.ListConceptsRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.ListConceptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConcept(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/GetConcept',
+            scenesearch_dot_v1_dot_scenesearch__pb2.GetConceptRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.GetConceptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConcept(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/DeleteConcept',
+            scenesearch_dot_v1_dot_scenesearch__pb2.DeleteConceptRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.DeleteConceptResponse.FromString,
             options,
             channel_credentials,
             insecure,
