@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from scenesearch.client.render import timestamp
-from scenesearch.server.ingest.pipeline.decode import rotate_upright, scaled_size
+from scenesearch.server.ingest.pipeline.decode import scaled_size
+from scenesearch.server.ingest.pipeline.pictures import rotate_upright
 from scenesearch.server.ingest.pipeline.sample import (
     FrameClock,
     IntervalSampler,

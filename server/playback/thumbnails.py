@@ -15,7 +15,7 @@ import numpy as np
 
 from scenesearch.server.domain import SceneThumbnail
 from scenesearch.server.errors import NotFound
-from scenesearch.server.ingest.pipeline.decode import upright_at_width
+from scenesearch.server.ingest.pipeline.pictures import upright_at_width
 from scenesearch.server.ingest.pipeline.thumbnail import THUMBNAIL_WIDTH, encode_thumbnail
 from scenesearch.server.storage.store import Store
 from scenesearch.server.storage.thumbnails import ThumbnailTable

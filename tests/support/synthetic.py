@@ -110,7 +110,8 @@ def write_video(
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "crf": "23"}
         if rotation:
-            stream.metadata["rotate"] = str(rotation)
+            # The display matrix itself: a bare "rotate" metadata tag does not survive muxing.
+            stream.set_display_rotation(rotation)
         audio_stream = container.add_stream("aac", rate=48000) if audio else None
         for i, t in enumerate(times):
             scene = int(scene_of_frame[i])

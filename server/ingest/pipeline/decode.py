@@ -1,38 +1,47 @@
 """Decode stage: one sequential PyAV pass, yielding frames with presentation times.
 
-Every frame gets a small BGR picture for scene detection, made from zero-copy views of its
-YUV planes (the expensive full-size YUV→RGB conversion is skipped). Only frames that are
-sampled for CLIP are converted to RGB, at CLIP's input scale (short side 224), by swscale.
+Each frame gets the picture scene detection sees (pictures.py: exactly PySceneDetect's).
+Damaged packets are skipped within an error budget, not fatal, and the skipped time ranges
+are reported. Frames sampled for CLIP become RGB on demand.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import cv2
-import numpy as np
-import numpy.typing as npt
 
 from scenesearch.server.errors import UnsupportedMedia
+from scenesearch.server.ingest.pipeline.pictures import (
+    DetectionPictures,
+    Picture,
+    rotate_upright,
+    upright_at_width,
+)
 
 log = logging.getLogger(__name__)
 
 SHORT_SIDE = 224
-DETECT_WIDTH = 256  # PySceneDetect's own default working width
-PLANAR_420 = {"yuv420p", "yuvj420p"}
+Timed = tuple[av.VideoFrame, float]
+# Error budget: a damaged stretch is skipped however long, as long as good frames come back
+# (a share-of-packets cap would throw away a good second half). We stop only after reading on
+# for long with nothing decodable, i.e. garbage to the end of a long file.
+MAX_BAD_SPAN_S = 60.0  # stream seconds of failing packets since the last good frame
+MAX_FAILED_RUN = 1500  # consecutive failing packets, for streams without timestamps
 
 
 @dataclass(frozen=True, slots=True)
 class StreamInfo:
-    width: int
+    width: int  # as displayed, i.e. after `rotation`
     height: int
     average_fps: float
     estimated_frames: int
-    rotation: int
+    rotation: int  # display matrix: 0, 90, 180 or 270 degrees counter-clockwise
 
 
 class DecodedFrame:
@@ -45,16 +54,16 @@ class DecodedFrame:
         index: int,
         time_s: float,
         frame: av.VideoFrame,
-        detect_bgr: npt.NDArray[np.uint8],
+        detect_bgr: Picture,
         clip_size: tuple[int, int],
         rotation: int,
     ) -> None:
         self.index, self.time_s, self.detect_bgr = index, time_s, detect_bgr
         self._frame, self._size, self._rotation = frame, clip_size, rotation
-        self._rgb: npt.NDArray[np.uint8] | None = None
+        self._rgb: Picture | None = None
 
     @property
-    def rgb(self) -> npt.NDArray[np.uint8]:
+    def rgb(self) -> Picture:
         """Upright RGB at CLIP's input scale; converted once, on first use."""
         if self._rgb is None:
             rgb = self._frame.to_ndarray(
@@ -63,34 +72,9 @@ class DecodedFrame:
             self._rgb = rotate_upright(rgb, self._rotation)
         return self._rgb
 
-    def upright_rgb(self, width: int) -> npt.NDArray[np.uint8]:
+    def upright_rgb(self, width: int) -> Picture:
         """Upright RGB `width` displayed pixels wide (never upscaled), e.g. for a thumbnail."""
         return upright_at_width(self._frame, self._rotation, width)
-
-
-def upright_at_width(frame: av.VideoFrame, rotation: int, width: int) -> npt.NDArray[np.uint8]:
-    turned = round(rotation / 90) % 2 == 1
-    shown_w, shown_h = (frame.height, frame.width) if turned else (frame.width, frame.height)
-    if shown_w > width:
-        shown_w, shown_h = width, max(1, round(shown_h * width / shown_w))
-    coded_w, coded_h = (shown_h, shown_w) if turned else (shown_w, shown_h)
-    rgb = frame.to_ndarray(width=coded_w, height=coded_h, format="rgb24", interpolation="AREA")
-    return rotate_upright(rgb, rotation)
-
-
-def _plane(plane: av.video.plane.VideoPlane) -> npt.NDArray[np.uint8]:
-    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-    return rows[:, : plane.width]
-
-
-def detection_picture(frame: av.VideoFrame, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
-    """A small BGR picture for scene detection (colour accuracy does not matter here)."""
-    if frame.format.name in PLANAR_420:
-        y, u, v = (
-            cv2.resize(_plane(p), size, interpolation=cv2.INTER_LINEAR) for p in frame.planes
-        )
-        return np.asarray(cv2.cvtColor(cv2.merge([y, u, v]), cv2.COLOR_YUV2BGR), dtype=np.uint8)
-    return frame.to_ndarray(width=size[0], height=size[1], format="bgr24")
 
 
 def scaled_size(width: int, height: int, short_side: int = SHORT_SIDE) -> tuple[int, int]:
@@ -102,29 +86,17 @@ def scaled_size(width: int, height: int, short_side: int = SHORT_SIDE) -> tuple[
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def scaled_width(width: int, height: int, target: int) -> tuple[int, int]:
-    if width <= target:
-        return width, height
-    return target, max(1, round(height * target / width))
-
-
-def rotate_upright(rgb: npt.NDArray[np.uint8], rotation: int) -> npt.NDArray[np.uint8]:
-    """Apply a display-matrix rotation (degrees counter-clockwise, multiples of 90)."""
-    quarter_turns = round(rotation / 90) % 4
-    if quarter_turns == 0:
-        return rgb
-    return np.ascontiguousarray(np.rot90(rgb, k=quarter_turns))
-
-
 class VideoDecoder:
-    """Iterate a file's video frames once, in presentation order."""
+    """Iterate a file's video frames once, in presentation order, skipping damaged packets."""
 
     def __init__(self, path: Path, short_side: int = SHORT_SIDE) -> None:
         self.path = path
         self.short_side = short_side
         self._container: av.container.InputContainer | None = None
+        self._decoded: Iterator[Timed] = iter(())
         # Problems worth telling the user about that did not stop the ingest.
         self.warnings: list[str] = []
+        self.damaged: list[tuple[float, float]] = []  # skipped (from, to) in seconds
         self._declared_s = 0.0
 
     def open(self) -> StreamInfo:
@@ -156,57 +128,98 @@ class VideoDecoder:
             self._declared_s = float(stream.duration * stream.time_base)
         elif container.duration:
             self._declared_s = container.duration / av.time_base
+        # PyAV (18) reads the display matrix into frames, not streams: peek at the first.
+        decoded = self._decode(container, stream, fps or 30.0)
+        first = next(decoded, None)
+        self._decoded = itertools.chain([first] if first else [], decoded)
+        rotation = round((first[0].rotation if first else 0) / 90) % 4 * 90
+        width, height = stream.codec_context.width, stream.codec_context.height
         return StreamInfo(
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            width=height if rotation % 180 else width,
+            height=width if rotation % 180 else height,
             average_fps=fps,
             estimated_frames=max(frames, 0),
-            rotation=0,
+            rotation=rotation,
         )
+
+    def _decode(
+        self, container: av.container.InputContainer, stream: av.VideoStream, fps: float
+    ) -> Iterator[Timed]:
+        """(frame, seconds), packet by packet: a packet that fails to decode, or a frame the
+        decoder marks corrupt (concealed garbage would fake cuts), is skipped and recorded."""
+        base = float(stream.time_base or 0)
+        origin: int | None = None  # pts of time 0: the first frame's, as before
+        failed = run = 0
+        last, lost = -1.0 / fps, False  # last good time; whether frames were lost since
+
+        def good(frames: list[av.VideoFrame]) -> Iterator[Timed]:
+            nonlocal origin, last, lost
+            for frame in frames:
+                lost = lost or frame.is_corrupt
+                if frame.is_corrupt:
+                    continue
+                if frame.pts is not None and base:
+                    origin = frame.pts if origin is None else origin
+                    time_s = (frame.pts - origin) * base
+                else:
+                    time_s = last + 1.0 / fps
+                if lost:
+                    self.damaged.append((max(last + 1.0 / fps, 0.0), time_s))
+                last, lost = time_s, False
+                yield frame, time_s
+
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    failed, run, lost = failed + 1, run + 1, True
+                    if origin is None and packet.pts is not None:
+                        origin = packet.pts  # a lost start still counts from the real start
+                    span = (packet.pts - origin) * base - last if packet.pts is not None else 0
+                    if run >= MAX_FAILED_RUN or span > MAX_BAD_SPAN_S:
+                        self.warnings.append(
+                            f"the file is damaged from about {max(last, 0.0):.1f}s on (nothing "
+                            f"decodable for {span:.0f}s, {failed} packets unreadable); "
+                            "only the part before that was indexed"
+                        )
+                        return
+                    continue
+                run = 0
+                yield from good(frames)
+        except av.error.FFmpegError as exc:  # the container is unreadable from here on
+            log.warning("%s: demuxing stopped: %s", self.path, exc)
+            self.warnings.append(
+                f"the file is damaged: decoding stopped at {max(last, 0.0):.3f}s "
+                "and only that part was indexed"
+            )
+        with contextlib.suppress(av.error.FFmpegError):  # frames still in the frame threads
+            yield from good(stream.codec_context.decode(None))  # (a no-op after a clean end)
+        if lost:
+            self.damaged.append((max(last + 1.0 / fps, 0.0), max(self._declared_s, last)))
 
     def frames(self) -> Iterator[DecodedFrame]:
         if self._container is None:
             raise RuntimeError("open() first")
-        container = self._container
-        stream = container.streams.video[0]
-        time_base = float(stream.time_base) if stream.time_base else 0.0
-        fallback_fps = float(stream.average_rate or 30)
-        first_pts: int | None = None
-        clip_size = detect_size = (0, 0)
-        index = 0
-        try:
-            for frame in container.decode(stream):
-                if frame.pts is not None and time_base:
-                    if first_pts is None:
-                        first_pts = frame.pts
-                    time_s = (frame.pts - first_pts) * time_base
-                else:
-                    time_s = index / fallback_fps
-                if index == 0:
-                    clip_size = scaled_size(frame.width, frame.height, self.short_side)
-                    detect_size = scaled_width(frame.width, frame.height, DETECT_WIDTH)
-                rotation = int(getattr(frame, "rotation", 0) or 0)
-                yield DecodedFrame(
-                    index, time_s, frame, detection_picture(frame, detect_size), clip_size, rotation
-                )
-                index += 1
-        except av.error.FFmpegError as exc:
-            # A damaged tail is common (truncated downloads): keep what decoded cleanly.
+        pictures, clip_size = DetectionPictures(), (0, 0)
+        index, time_s = 0, 0.0
+        for frame, time_s in self._decoded:
             if index == 0:
-                raise UnsupportedMedia(
-                    f"{self.path.name} has a video stream but no decodable frames ({exc}); "
-                    "the file is probably damaged or truncated"
-                ) from exc
-            log.warning("%s: decoding stopped after %d frames: %s", self.path, index, exc)
-            self.warnings.append(
-                f"the file is damaged: decoding stopped after {index} frames "
-                f"({time_s:.3f}s) and only that part was indexed"
-            )
+                clip_size = scaled_size(frame.width, frame.height, self.short_side)
+            rotation = round(frame.rotation / 90) % 4 * 90
+            picture = pictures(frame, rotation)
+            yield DecodedFrame(index, time_s, frame, picture, clip_size, rotation)
+            index += 1
         if index == 0:
             raise UnsupportedMedia(
                 f"{self.path.name} has a video stream but no decodable frames; "
                 "the file is probably damaged or truncated"
             )
+        if self.damaged:
+            spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in self.damaged[:5])
+            more = f" and {len(self.damaged) - 5} more stretches" if len(self.damaged) > 5 else ""
+            log.warning("%s: damaged, skipped %s%s", self.path, spans, more)
+            self.warnings.append(f"the file is damaged: {spans}{more} skipped")
         if not self.warnings and self._declared_s > 1.0 and time_s < 0.9 * self._declared_s - 1.0:
             self.warnings.append(
                 f"the file looks truncated: it declares {self._declared_s:.1f}s but frames "
