@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import grpc
@@ -82,7 +83,7 @@ def test_search_request_round_trips_into_the_domain(
     assert query == expected
     options = convert.search_options(wire)
     assert options.top_k == top_k and list(options.video_ids) == videos
-    assert options.min_score == (-1.0 if min_score is None else pytest.approx(min_score))
+    assert options.min_score == (-math.inf if min_score is None else pytest.approx(min_score))
 
 
 @given(

@@ -157,15 +157,17 @@ def test_bad_clip_requests(
 def test_delete_removes_the_kept_upload_but_never_a_media_root_file(
     server: RunningServer, client_module: SceneSearchClient, media_root: Path
 ) -> None:
-    by_upload = write_video(media_root / "to_delete.mp4", [1.0], seed=31)
-    uploaded_id = client_module.upload(by_upload.path).video_id
+    by_upload = write_video(media_root / "to_delete.mp4", [1.2], seed=131)
+    uploaded = client_module.upload(by_upload.path)
+    assert not uploaded.already_ingested  # content unique to this test
+    uploaded_id = uploaded.video_id
     kept = list((server.data_dir / "media").rglob("*"))
     assert any(p.is_file() and p.read_bytes() == by_upload.path.read_bytes() for p in kept)
     client_module.delete_video(uploaded_id)
     left = [p for p in (server.data_dir / "media").rglob("*") if p.is_file()]
     assert all(p.read_bytes() != by_upload.path.read_bytes() for p in left)
 
-    by_path = write_video(media_root / "keep_mine.mp4", [1.0], seed=32)
+    by_path = write_video(media_root / "keep_mine.mp4", [1.2], seed=132)
     path_id = client_module.ingest_path(str(by_path.path)).video_id
     assert client_module.get_video(path_id).video.playable
     client_module.delete_video(path_id)
@@ -181,7 +183,7 @@ def test_discard_uploads_keeps_todays_behaviour(
     )
     try:
         with SceneSearchClient(f"127.0.0.1:{running.port}", timeout_s=60.0) as client:
-            video = write_video(media_root / "discarded.mp4", [1.0], seed=41)
+            video = write_video(media_root / "discarded.mp4", [1.2], seed=141)
             video_id = client.upload(video.path).video_id
             assert not client.get_video(video_id).video.playable
             with pytest.raises(ClientError) as err:

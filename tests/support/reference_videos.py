@@ -329,3 +329,40 @@ def build_all(out: Path) -> dict[str, Path]:
     )
     v["long24"] = long_clean_video(out / "long24.mp4")
     return v
+
+
+def textured_video(
+    path: Path, size: tuple[int, int], seconds: float = 3.0, fps: int = 30, seed: int = 8
+) -> Path:
+    """Camera-like content for timing: noisy detailed texture, panning, one cut per second,
+    encoded with x264 'medium' (CABAC, B-frames, deblocking) so decoding costs what real
+    footage costs; the 'ultrafast' test videos decode unrealistically fast."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    worlds = []
+    for _ in range(int(seconds) + 1):
+        coarse = cv2.resize(
+            rng.integers(0, 256, (h // 16, w // 8, 3), dtype=np.uint8),
+            (w * 2, h),
+            interpolation=cv2.INTER_CUBIC,
+        ).astype(np.int16)
+        worlds.append(coarse)
+
+    def frames() -> Iterator[Picture]:
+        for k in range(int(seconds * fps)):
+            world = worlds[k // fps]
+            x = (k % fps) * max(1, w // 60)
+            noise = rng.integers(-12, 13, (h, w, 3), dtype=np.int16)
+            yield np.clip(world[:, x : x + w] + noise, 0, 255).astype(np.uint8)
+
+    width, height = size
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "medium", "crf": "23"}
+        for i, rgb in enumerate(frames()):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
