@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from scenesearch.client.ray_ingest.driver import ImportFailed, import_with_retry
+from scenesearch.client.ray_ingest.embed_actor import FrameBatcher
 from scenesearch.client.ray_ingest.plan import RayIngestConfig, RunSummary, plan_for
 from scenesearch.client.ray_ingest.runtime import ClusterShape, local_runtime
 from scenesearch.client.ray_ingest.wire import Frame, Scene, VideoPayload, import_messages
@@ -163,15 +164,49 @@ def test_results_equal_a_local_ingest(
                 assert remote.thumbnail(scene.id).jpeg[:2] == b"\xff\xd8"
 
 
-def test_backpressure_held_and_frames_were_batched_across_videos(first_run: RunSummary) -> None:
+def test_backpressure_held(first_run: RunSummary) -> None:
     plan = first_run.plan
     assert plan.actor_gpus == 0 and plan.device == "cpu"  # no GPU here: num_gpus=1 would hang
     assert first_run.peak_videos <= plan.max_videos == 2
-    assert first_run.peak_queued_chunks <= plan.actors * SMALL.chunks_per_actor
+    assert plan.queue_chunks == 8  # two batches of 16 in chunks of 4
+    assert first_run.peak_queued_chunks <= plan.actors * plan.queue_chunks
     (actor,) = first_run.embed
     assert actor["frames"] == sum(v.samples for v in first_run.videos)
-    # 4-frame chunks: a batch above 4 frames joined chunks, across videos once two decode.
-    assert actor["largest_batch"] > SMALL.chunk_frames
+
+
+def test_the_embed_batcher_joins_chunks_of_different_videos() -> None:
+    """While one batch runs, chunks from any video queue up and go together in the next."""
+    release = threading.Event()
+    batches: list[int] = []
+
+    def encode(images: Any) -> np.ndarray:
+        release.wait(10)
+        batches.append(len(images))
+        return np.tile(np.array([[len(batches)]], np.float32), (len(images), 1))
+
+    batcher = FrameBatcher(encode, max_batch=16)
+    chunk = [np.zeros((2, 2, 3), np.uint8)] * 4
+    results: dict[str, np.ndarray] = {}
+
+    def submit(name: str) -> None:
+        results[name] = batcher.encode(chunk)
+
+    first = threading.Thread(target=submit, args=("a0",))
+    first.start()
+    while not batcher.batches and not batcher._pending:  # a0 is being encoded
+        time.sleep(0.01)
+    time.sleep(0.05)
+    others = [threading.Thread(target=submit, args=(n,)) for n in ("a1", "b0", "c0", "b1", "c1")]
+    for t in others:
+        t.start()
+    while len(batcher._pending) < 5:
+        time.sleep(0.01)
+    release.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert batches[:3] == [4, 16, 4]  # a0 alone; then a1, b0, c0, b1 up to 16; then c1
+    assert batcher.largest == 16 and batcher.frames == 24
+    assert {name: int(v[0, 0]) for name, v in results.items()}["a0"] == 1
 
 
 def test_ray_listens_on_loopback_only(runtime: ClusterShape) -> None:

@@ -50,6 +50,12 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "fp32", "bf16", "fp16"),
         help="precision of the embedding actors (match the server's for equal vectors)",
     )
+    group.add_argument(
+        "--runtime",
+        default="torch",
+        help="inference runtime of the embedding actors: torch (default, and on GPUs), onnx "
+        "or openvino (match the server's --runtime for equal vectors)",
+    )
 
 
 def split_ray_value(value: str, paths: list[str]) -> tuple[str, list[str]]:
@@ -68,6 +74,7 @@ def config_from_args(args: argparse.Namespace, address: str) -> RayIngestConfig:
         embed_batch=args.embed_batch,
         max_videos=args.max_videos,
         precision=args.precision,
+        runtime=args.runtime,
         sample_interval_s=args.sample_interval,
         detector=args.detector or "",
         threshold=args.threshold,
@@ -128,7 +135,8 @@ def show_summary(summary: RunSummary) -> None:
     plan = summary.plan
     out.print(
         f"{summary.done} ingested ({already} already there), {len(summary.failed)} failed, "
-        f"in {summary.elapsed_s:.1f}s: {summary.videos_per_s:.2f} videos/s, "
+        f"in {summary.elapsed_s:.1f}s ({summary.extra.get('startup_s', 0.0):.1f}s of it "
+        f"starting the embed actors): {summary.videos_per_s:.2f} videos/s, "
         f"{summary.frames / max(summary.elapsed_s, 1e-9):.0f} frames/s "
         f"({plan.decoders} decoders, {plan.actors} embed actor(s) on {plan.device}, "
         f"{summary.cluster.nodes} node(s))"

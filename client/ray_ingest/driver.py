@@ -8,9 +8,9 @@ sends that to the server with ImportVideo, retrying with backoff while the serve
 Backpressure, so 10,000 files never fill the object store:
 - at most `max_videos` videos between launch and commit, and `decoders` decoding at once;
 - a decode task runs at most `chunks_ahead` chunks ahead of the driver (Ray's generator
-  backpressure), and the driver stops taking chunks while every actor has
-  `chunks_per_actor` queued, so frames in flight <= (videos * chunks_ahead + actors *
-  chunks_per_actor) * chunk_frames.
+  backpressure), and the driver stops taking chunks while every actor has `queue_chunks`
+  queued (two batches' worth), so frames in flight <= (videos * chunks_ahead + actors *
+  queue_chunks) * chunk_frames.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class _Run:
         return len(self.decoding) + len(self.finishing) + len(self.importing)
 
     def _room(self) -> bool:
-        return min(self.queued) < self.config.chunks_per_actor
+        return min(self.queued) < self.plan.queue_chunks
 
     def _launch(self) -> None:
         while (
@@ -263,7 +263,7 @@ class _Run:
         )
 
     def _fail(self, video: _Video, reason: str, attempts: int = 0) -> None:
-        log.warning("%s failed: %s", video.path, reason)
+        log.info("%s failed: %s", video.path, reason)
         self.outcomes[video.position] = VideoOutcome(
             path=video.path,
             error=reason,
@@ -308,12 +308,14 @@ def start_actors(plan: Plan, config: RayIngestConfig, model: str) -> list[Any]:
     actor_class = ray.remote(EmbedActor).options(
         num_cpus=plan.actor_cpus,
         num_gpus=plan.actor_gpus,
-        max_concurrency=config.chunks_per_actor + 1,
+        max_concurrency=plan.queue_chunks + 1,
         max_restarts=config.actor_restarts,
         max_task_retries=config.task_retries,
     )
     return [
-        actor_class.remote(model, plan.device, config.precision, plan.batch, plan.threads)
+        actor_class.remote(
+            model, plan.device, config.precision, config.runtime, plan.batch, plan.threads
+        )
         for _ in range(plan.actors)
     ]
 
@@ -345,6 +347,7 @@ def ingest_on_ray(
             described = ray.get(
                 [a.describe.remote() for a in actors], timeout=config.model_load_timeout_s
             )
+            startup_s = time.monotonic() - started
             dims = {int(d["dim"]) for d in described}
             if dims != {stats.dimension}:
                 raise ModelMismatchError(
@@ -372,4 +375,5 @@ def ingest_on_ray(
         ),
         peak_videos=run.peak_videos,
         peak_queued_chunks=run.peak_chunks,
+        extra={"startup_s": startup_s},
     )

@@ -81,7 +81,7 @@ class EmbedActor:
     """Ray actor: one model copy on its device; `embed` is called concurrently."""
 
     def __init__(
-        self, model: str, device: str, precision: str, max_batch: int, threads: int
+        self, model: str, device: str, precision: str, runtime: str, max_batch: int, threads: int
     ) -> None:
         import torch
 
@@ -89,7 +89,7 @@ class EmbedActor:
 
         if threads > 0:
             torch.set_num_threads(threads)
-        self._embedder = load_embedder(model, device, precision)
+        self._embedder = load_embedder(model, device, precision, runtime)
         self._batcher = FrameBatcher(self._embedder.embed_images, max_batch)
 
     def describe(self) -> dict[str, Any]:

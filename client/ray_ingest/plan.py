@@ -26,16 +26,19 @@ class RayIngestConfig:
     # Decode stage: one task per video, at most `decoders` at once.
     decoders: int = 0
     decode_cpus: float = 1.0
-    chunk_frames: int = 16  # sampled frames per object sent from a decode task
+    chunk_frames: int = 8  # sampled frames per object sent from a decode task
     chunks_ahead: int = 4  # chunks a decode task may run ahead of the driver (Ray backpressure)
     # Embed stage: actors, each with one model copy, batching frames across videos.
     embed_actors: int = 0  # 0: one per GPU, or one CPU actor without GPUs
     embed_cpus: float = 0.0  # 0: 1 with a GPU, else a quarter of the CPUs (at least 0.5)
     embed_threads: int = 0  # torch threads of a CPU actor (0: its CPUs, at least 1)
     embed_batch: int = 0  # frames per forward pass (0: 64 on a GPU, 16 on a CPU)
-    chunks_per_actor: int = 4  # chunks queued at each actor, at most
+    chunks_per_actor: int = 0  # chunks queued at each actor, at most (0: two batches' worth)
     device: str = "auto"  # "auto": cuda when the cluster has GPUs, else cpu
     precision: str = "auto"
+    # The server's --runtime: torch (also the GPU's), onnx or openvino. Use the server's for
+    # vectors equal to a local ingest; "auto" would re-measure in every actor.
+    runtime: str = "torch"
     model: str = ""  # "": the server's model (its id must load on every node)
     # Backpressure: videos between launch and commit, at most (0: twice the decoders).
     max_videos: int = 0
@@ -70,6 +73,7 @@ class Plan:
     device: str
     threads: int
     batch: int
+    queue_chunks: int  # per actor: enough for the batcher to fill the next batch meanwhile
 
 
 def plan_for(shape: ClusterShape, config: RayIngestConfig) -> Plan:
@@ -88,6 +92,7 @@ def plan_for(shape: ClusterShape, config: RayIngestConfig) -> Plan:
     spare = shape.cpus - actors * actor_cpus - FINISH_CPUS
     decoders = config.decoders or max(1, int(spare // config.decode_cpus))
     device = "cuda" if use_gpu else ("cpu" if config.device == "auto" else config.device)
+    batch = config.embed_batch or (64 if use_gpu else 16)
     return Plan(
         decoders=decoders,
         max_videos=config.max_videos or 2 * decoders,
@@ -96,7 +101,8 @@ def plan_for(shape: ClusterShape, config: RayIngestConfig) -> Plan:
         actor_gpus=1.0 if use_gpu else 0.0,
         device=device,
         threads=0 if use_gpu else (config.embed_threads or max(1, round(actor_cpus))),
-        batch=config.embed_batch or (64 if use_gpu else 16),
+        batch=batch,
+        queue_chunks=config.chunks_per_actor or max(2, -(-2 * batch // config.chunk_frames)),
     )
 
 
@@ -150,7 +156,7 @@ class RunSummary:
     # Backpressure as it happened: the most videos in flight, and chunks queued at actors.
     peak_videos: int = 0
     peak_queued_chunks: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # startup_s: Ray + model load
 
     @property
     def done(self) -> int:
@@ -183,4 +189,5 @@ class RunSummary:
             "embed_actors": list(self.embed),
             "peak_videos_in_flight": self.peak_videos,
             "peak_chunks_queued": self.peak_queued_chunks,
+            **self.extra,
         }
