@@ -176,10 +176,11 @@ def test_backpressure_held(first_run: RunSummary) -> None:
 
 def test_the_embed_batcher_joins_chunks_of_different_videos() -> None:
     """While one batch runs, chunks from any video queue up and go together in the next."""
-    release = threading.Event()
+    release, encoding = threading.Event(), threading.Event()
     batches: list[int] = []
 
     def encode(images: Any) -> np.ndarray:
+        encoding.set()
         release.wait(10)
         batches.append(len(images))
         return np.tile(np.array([[len(batches)]], np.float32), (len(images), 1))
@@ -193,13 +194,12 @@ def test_the_embed_batcher_joins_chunks_of_different_videos() -> None:
 
     first = threading.Thread(target=submit, args=("a0",))
     first.start()
-    while not batcher.batches and not batcher._pending:  # a0 is being encoded
-        time.sleep(0.01)
-    time.sleep(0.05)
+    assert encoding.wait(10)  # a0 is being encoded, alone
     others = [threading.Thread(target=submit, args=(n,)) for n in ("a1", "b0", "c0", "b1", "c1")]
     for t in others:
         t.start()
-    while len(batcher._pending) < 5:
+    deadline = time.monotonic() + 10
+    while len(batcher._pending) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
     release.set()
     for t in [first, *others]:
@@ -312,6 +312,56 @@ def test_a_decode_worker_killed_mid_video_is_retried_without_duplicates(
             detail = client.get_video(outcomes[str(written.path)].video_id)
             assert [s.start_frame for s in detail.scenes] == list(written.scene_start_frames)
             assert detail.video.sample_count == 32  # every 0.25 s over 8 s (4.0 s is a cut too)
+
+
+def test_imports_survive_a_server_restart_mid_run(
+    runtime: ClusterShape,
+    tmp_path: Path,
+    tiny_model: Path,
+    media: Path,
+) -> None:
+    """The server stops after the first import and comes back on the same address a few
+    seconds later: the imports in between retry with backoff, each video lands once."""
+    written = [write_video(media / f"restart{i}.mp4", [1.0, 1.0], seed=60 + i) for i in range(4)]
+    port = free_port()
+    settings = make_settings(tmp_path / "data", tiny_model, media, address=f"127.0.0.1:{port}")
+    servers = [start_server(settings)]
+    restarted = threading.Event()
+
+    def restart() -> None:
+        with connect(servers[0]) as watcher:
+            deadline = time.monotonic() + 60
+            while not watcher.list_videos() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        servers[0].stop(0.5)
+        time.sleep(3.0)
+        servers.append(start_server(settings))
+        restarted.set()
+
+    thread = threading.Thread(target=restart, daemon=True)
+    thread.start()
+    try:
+        with connect(servers[0]) as client:
+            summary = client_run(client, [str(v.path) for v in written], SMALL)
+        thread.join(60)
+        assert restarted.is_set()
+        assert not summary.failed, summary.failed
+        assert max(v.import_attempts for v in summary.videos) > 1  # some import had to retry
+        with connect(servers[-1]) as client:
+            listed = client.list_videos()
+        assert sorted(v.path for v in listed) == sorted(str(v.path) for v in written)
+        assert all(v.status == "ready" for v in listed)
+    finally:
+        for running in servers:
+            running.stop(0.5)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 # --- the RPC, the CLI and the pieces -------------------------------------------------------
