@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
+log = logging.getLogger(__name__)
+
 INSTALL_HINT = "pip install 'scenesearch[ray]'"
 LOOPBACK = "127.0.0.1"
 
@@ -83,6 +85,9 @@ def ray_runtime(address: str = "auto", num_cpus: int | None = None) -> Iterator[
         yield shape
 
 
+STARTUP_ATTEMPTS = 3
+
+
 @contextmanager
 def local_runtime(num_cpus: int | None = None) -> Iterator[ClusterShape]:
     """A Ray runtime on this machine for the block: loopback only, no dashboard, token auth."""
@@ -91,13 +96,22 @@ def local_runtime(num_cpus: int | None = None) -> Iterator[ClusterShape]:
     # Ray says once that it turned token auth on; here that is the intended default.
     logging.getLogger(_AUTH_SETUP_LOGGER).setLevel(logging.ERROR)
     with _loopback_only():
-        ray.init(
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            _node_ip_address=LOOPBACK,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-        )
+        for attempt in range(1, STARTUP_ATTEMPTS + 1):
+            try:
+                ray.init(
+                    num_cpus=num_cpus,
+                    include_dashboard=False,
+                    _node_ip_address=LOOPBACK,
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                )
+                break
+            except Exception as exc:  # Ray raises a bare Exception for this one
+                # The raylet has a fixed 30 s to register; a busy 2-core machine can miss it.
+                if "timed out during startup" not in str(exc) or attempt == STARTUP_ATTEMPTS:
+                    raise
+                log.warning("the local Ray runtime did not start in time; trying again")
+                ray.shutdown()
     try:
         yield _shape(ray, local=True)
     finally:
