@@ -16,7 +16,7 @@ WEB_ASSETS := $(shell find client/web/templates client/web/static -type f 2>/dev
 
 LINTED := server client tests bench scripts proto/scenesearch/contract.py
 
-.PHONY: install proto proto-check lint test test-fast demo serve bench clean
+.PHONY: system-packages install proto proto-check lint test test-fast demo serve bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ $(VENV)/.linked: $(VENV)/.installed $(MODULES) $(WEB_ASSETS)
 	$(PIP) install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
 	touch $@
 
-install: $(VENV)/.linked
+# Debian packages the tests need (chromium, iproute2); checked on every install, installed once.
+system-packages:
+	scripts/install_system_packages.sh
+
+install: system-packages $(VENV)/.linked
 
 proto: install
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto \
