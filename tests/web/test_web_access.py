@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,30 +16,8 @@ from starlette.testclient import TestClient
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.app import start_server
 from tests.conftest import make_settings
-from tests.support.synthetic import WrittenVideo, write_video
-from tests.support.web import WebStack, web_app, web_stack
-
-
-@pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    tiny_model: Path,
-    media_root: Path,
-    three_scenes: WrittenVideo,
-) -> Iterator[WebStack]:
-    data, spool = tmp_path_factory.mktemp("web-data"), tmp_path_factory.mktemp("spool")
-    with web_stack(data, tiny_model, media_root, three_scenes, spool) as stack:
-        yield stack
-
-
-@pytest.fixture()
-def web(stack: WebStack) -> TestClient:
-    return stack.client
-
-
-@pytest.fixture()
-def video_id(stack: WebStack) -> int:
-    return stack.video_id
+from tests.support.synthetic import write_video
+from tests.support.web import web_app
 
 
 def test_server_down_is_a_clear_503() -> None:

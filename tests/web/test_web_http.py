@@ -5,7 +5,6 @@ login, and no way to reach a file by naming it."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -22,31 +21,8 @@ from tests.support.web import (
     OPEN_RANGE,
     WebStack,
     sse_events,
-    web_stack,
     write_gop_video,
 )
-
-
-@pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    tiny_model: Path,
-    media_root: Path,
-    three_scenes: WrittenVideo,
-) -> Iterator[WebStack]:
-    data, spool = tmp_path_factory.mktemp("web-data"), tmp_path_factory.mktemp("spool")
-    with web_stack(data, tiny_model, media_root, three_scenes, spool) as stack:
-        yield stack
-
-
-@pytest.fixture()
-def web(stack: WebStack) -> TestClient:
-    return stack.client
-
-
-@pytest.fixture()
-def video_id(stack: WebStack) -> int:
-    return stack.video_id
 
 
 @pytest.fixture()
