@@ -21,6 +21,20 @@ class ScoreKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SCORE_KIND_UNSPECIFIED: _ClassVar[ScoreKind]
     SCORE_KIND_COSINE: _ClassVar[ScoreKind]
     SCORE_KIND_CALIBRATED: _ClassVar[ScoreKind]
+
+class MissingSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MISSING_SOURCE_UNSPECIFIED: _ClassVar[MissingSource]
+    MISSING_SOURCE_KEEP: _ClassVar[MissingSource]
+    MISSING_SOURCE_DROP: _ClassVar[MissingSource]
+
+class ReembedState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REEMBED_STATE_UNSPECIFIED: _ClassVar[ReembedState]
+    REEMBED_STATE_BUILDING: _ClassVar[ReembedState]
+    REEMBED_STATE_DONE: _ClassVar[ReembedState]
+    REEMBED_STATE_CANCELLED: _ClassVar[ReembedState]
+    REEMBED_STATE_FAILED: _ClassVar[ReembedState]
 INGEST_STAGE_UNSPECIFIED: IngestStage
 INGEST_STAGE_QUEUED: IngestStage
 INGEST_STAGE_HASHING: IngestStage
@@ -30,6 +44,14 @@ INGEST_STAGE_DONE: IngestStage
 SCORE_KIND_UNSPECIFIED: ScoreKind
 SCORE_KIND_COSINE: ScoreKind
 SCORE_KIND_CALIBRATED: ScoreKind
+MISSING_SOURCE_UNSPECIFIED: MissingSource
+MISSING_SOURCE_KEEP: MissingSource
+MISSING_SOURCE_DROP: MissingSource
+REEMBED_STATE_UNSPECIFIED: ReembedState
+REEMBED_STATE_BUILDING: ReembedState
+REEMBED_STATE_DONE: ReembedState
+REEMBED_STATE_CANCELLED: ReembedState
+REEMBED_STATE_FAILED: ReembedState
 
 class IngestOptions(_message.Message):
     __slots__ = ("sample_interval_s", "detector", "threshold")
@@ -158,14 +180,18 @@ class SearchHit(_message.Message):
     def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., scene_id: _Optional[int] = ..., scene_index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., best_time_s: _Optional[float] = ..., score: _Optional[float] = ..., index_kind: _Optional[str] = ..., term_scores: _Optional[_Iterable[float]] = ..., calibrated_score: _Optional[float] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "index_kind", "query_truncated")
+    __slots__ = ("hits", "index_kind", "query_truncated", "model", "generation")
     HITS_FIELD_NUMBER: _ClassVar[int]
     INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
     QUERY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     index_kind: str
     query_truncated: bool
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., index_kind: _Optional[str] = ..., query_truncated: _Optional[bool] = ...) -> None: ...
+    model: str
+    generation: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., index_kind: _Optional[str] = ..., query_truncated: _Optional[bool] = ..., model: _Optional[str] = ..., generation: _Optional[str] = ...) -> None: ...
 
 class Video(_message.Message):
     __slots__ = ("id", "path", "content_hash", "duration_s", "fps", "width", "height", "frame_count", "scene_count", "sample_count", "ingested_at", "rotation", "status", "playable", "size_bytes")
@@ -260,7 +286,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("video_count", "scene_count", "frame_count", "model", "dimension", "device", "index_kind", "index_params", "index_note", "index_size", "jobs_queued", "jobs_running")
+    __slots__ = ("video_count", "scene_count", "frame_count", "model", "dimension", "device", "index_kind", "index_params", "index_note", "index_size", "jobs_queued", "jobs_running", "generation")
     class IndexParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +306,7 @@ class GetStatsResponse(_message.Message):
     INDEX_SIZE_FIELD_NUMBER: _ClassVar[int]
     JOBS_QUEUED_FIELD_NUMBER: _ClassVar[int]
     JOBS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     video_count: int
     scene_count: int
     frame_count: int
@@ -292,7 +319,8 @@ class GetStatsResponse(_message.Message):
     index_size: int
     jobs_queued: int
     jobs_running: int
-    def __init__(self, video_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., frame_count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., index_kind: _Optional[str] = ..., index_params: _Optional[_Mapping[str, str]] = ..., index_note: _Optional[str] = ..., index_size: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ...) -> None: ...
+    generation: str
+    def __init__(self, video_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., frame_count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., index_kind: _Optional[str] = ..., index_params: _Optional[_Mapping[str, str]] = ..., index_note: _Optional[str] = ..., index_size: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ..., generation: _Optional[str] = ...) -> None: ...
 
 class RebuildIndexRequest(_message.Message):
     __slots__ = ("kind", "params")
@@ -774,3 +802,61 @@ class TemporalSearchResponse(_message.Message):
     shortlisted: bool
     query_truncated: bool
     def __init__(self, spans: _Optional[_Iterable[_Union[TemporalSpan, _Mapping]]] = ..., videos_scanned: _Optional[int] = ..., shortlisted: _Optional[bool] = ..., query_truncated: _Optional[bool] = ...) -> None: ...
+
+class ReembedRequest(_message.Message):
+    __slots__ = ("model", "missing")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    missing: MissingSource
+    def __init__(self, model: _Optional[str] = ..., missing: _Optional[_Union[MissingSource, str]] = ...) -> None: ...
+
+class GetReembedRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CancelReembedRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReembedVideo(_message.Message):
+    __slots__ = ("video_id", "path", "state", "reason")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    path: str
+    state: str
+    reason: str
+    def __init__(self, video_id: _Optional[int] = ..., path: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReembedProgress(_message.Message):
+    __slots__ = ("state", "source_model", "target_model", "source_generation", "target_generation", "missing", "videos_total", "videos_done", "unavailable", "current", "message", "concepts_retrained", "concepts_stale")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MODEL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    VIDEOS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    VIDEOS_DONE_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CONCEPTS_RETRAINED_FIELD_NUMBER: _ClassVar[int]
+    CONCEPTS_STALE_FIELD_NUMBER: _ClassVar[int]
+    state: ReembedState
+    source_model: str
+    target_model: str
+    source_generation: str
+    target_generation: str
+    missing: MissingSource
+    videos_total: int
+    videos_done: int
+    unavailable: _containers.RepeatedCompositeFieldContainer[ReembedVideo]
+    current: ReembedVideo
+    message: str
+    concepts_retrained: _containers.RepeatedScalarFieldContainer[str]
+    concepts_stale: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, state: _Optional[_Union[ReembedState, str]] = ..., source_model: _Optional[str] = ..., target_model: _Optional[str] = ..., source_generation: _Optional[str] = ..., target_generation: _Optional[str] = ..., missing: _Optional[_Union[MissingSource, str]] = ..., videos_total: _Optional[int] = ..., videos_done: _Optional[int] = ..., unavailable: _Optional[_Iterable[_Union[ReembedVideo, _Mapping]]] = ..., current: _Optional[_Union[ReembedVideo, _Mapping]] = ..., message: _Optional[str] = ..., concepts_retrained: _Optional[_Iterable[str]] = ..., concepts_stale: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -129,6 +129,26 @@ class SceneSearchStub:
                 request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchRequest.SerializeToString,
                 response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchResponse.FromString,
                 _registered_method=True)
+        self.Reembed = channel.unary_stream(
+                '/scenesearch.v1.SceneSearch/Reembed',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
+                _registered_method=True)
+        self.GetReembed = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/GetReembed',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetReembedRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
+                _registered_method=True)
+        self.WatchReembed = channel.unary_stream(
+                '/scenesearch.v1.SceneSearch/WatchReembed',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetReembedRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
+                _registered_method=True)
+        self.CancelReembed = channel.unary_unary(
+                '/scenesearch.v1.SceneSearch/CancelReembed',
+                request_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.CancelReembedRequest.SerializeToString,
+                response_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
+                _registered_method=True)
 
 
 class SceneSearchServicer:
@@ -268,6 +288,39 @@ class SceneSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reembed(self, request, context):
+        """Move the library to another model: a new generation is built in the background (each
+        video re-decoded from its path or kept upload, same video and scene ids) while searches
+        keep answering from the current one, then swapped in atomically. Streams progress until
+        the move ends; a client that leaves does not stop it. A server restarted mid-move
+        resumes it. INVALID_ARGUMENT for a model that cannot be loaded or is the current one,
+        FAILED_PRECONDITION while another move runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReembed(self, request, context):
+        """The move in progress (or the last one): counts, videos whose source is gone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchReembed(self, request, context):
+        """Follow the move in progress until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelReembed(self, request, context):
+        """Stop the move in progress and delete its partial generation; the library is unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SceneSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -365,6 +418,26 @@ def add_SceneSearchServicer_to_server(servicer, server):
                     servicer.TemporalSearch,
                     request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchRequest.FromString,
                     response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchResponse.SerializeToString,
+            ),
+            'Reembed': grpc.unary_stream_rpc_method_handler(
+                    servicer.Reembed,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.SerializeToString,
+            ),
+            'GetReembed': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReembed,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetReembedRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.SerializeToString,
+            ),
+            'WatchReembed': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchReembed,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.GetReembedRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.SerializeToString,
+            ),
+            'CancelReembed': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelReembed,
+                    request_deserializer=scenesearch_dot_v1_dot_scenesearch__pb2.CancelReembedRequest.FromString,
+                    response_serializer=scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -880,6 +953,114 @@ class SceneSearch:
             '/scenesearch.v1.SceneSearch/TemporalSearch',
             scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchRequest.SerializeToString,
             scenesearch_dot_v1_dot_scenesearch__pb2.TemporalSearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reembed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/Reembed',
+            scenesearch_dot_v1_dot_scenesearch__pb2.ReembedRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReembed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/GetReembed',
+            scenesearch_dot_v1_dot_scenesearch__pb2.GetReembedRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchReembed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/WatchReembed',
+            scenesearch_dot_v1_dot_scenesearch__pb2.GetReembedRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelReembed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenesearch.v1.SceneSearch/CancelReembed',
+            scenesearch_dot_v1_dot_scenesearch__pb2.CancelReembedRequest.SerializeToString,
+            scenesearch_dot_v1_dot_scenesearch__pb2.ReembedProgress.FromString,
             options,
             channel_credentials,
             insecure,
