@@ -62,12 +62,16 @@ class Settings:
     tls_key: Path | None = None
     # Seconds an in-flight RPC gets to finish on SIGTERM.
     shutdown_grace_s: float = 10.0
+    # Prometheus endpoint on the gRPC address's host: None = off, 0 = a free port.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         check_choice("index kind", self.index_kind, INDEX_KINDS)
         check_choice("runtime", self.runtime, RUNTIMES)
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"--metrics-port {self.metrics_port} is not a port (0 to 65535)")
 
 
 DEFAULTS = Settings()
@@ -186,6 +190,14 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="PEM certificate chain; with --tls-key, serve TLS only",
     )
     parser.add_argument("--tls-key", default=env.get("SCENESEARCH_TLS_KEY"))
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=env.get("SCENESEARCH_METRICS_PORT") or None,
+        help="serve Prometheus metrics over HTTP on this port, on the same host as --address "
+        "(0 picks a free port; env SCENESEARCH_METRICS_PORT). Off by default. Plain HTTP "
+        "without the auth token: keep it on a network only Prometheus can reach",
+    )
 
 
 # Per-kind shortcut flags: --hnsw-m 32 is the same as --index-param M=32 with --index hnsw.
@@ -245,4 +257,5 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         auth_token=args.auth_token,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None,
+        metrics_port=args.metrics_port,
     )
