@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS frames (
 );
 CREATE INDEX IF NOT EXISTS frames_video ON frames(video_id, frame_no);
 CREATE INDEX IF NOT EXISTS frames_scene ON frames(scene_id);
+-- Videos the catalog deleted whose vectors an outside vector store (Milvus) still holds:
+-- written in the catalog's delete transaction, cleared once the store dropped them, retried
+-- at start-up after a crash in between.
+CREATE TABLE IF NOT EXISTS vector_deletes (video_id INTEGER PRIMARY KEY);
 """
 
 

@@ -11,10 +11,12 @@ corrupt the file. Set SCENESEARCH_SQLITE_SYNC=FULL to trade write speed for that
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,25 +31,29 @@ from scenesearch.server.storage.layout import MMAP_BYTES, PAGE_SIZE, migrate_pag
 from scenesearch.server.storage.schema import (
     SCHEMA,
     SCHEMA_VERSION,
-    from_blobs,
+    FrameMatrix,
     scene_from_row,
-    to_blob,
     video_from_row,
 )
-from scenesearch.server.storage.vector_reads import VectorReads, chunked, placeholders
+from scenesearch.server.storage.vector_reads import SqliteVectors, chunked, placeholders
+from scenesearch.server.storage.vectors import VectorStore, VectorStoreFactory
+
+log = logging.getLogger(__name__)
 
 
-class Store(VectorReads):
-    """Thread-safe access to one data dir's database: a connection per thread, one writer."""
+class Store:
+    """Thread-safe access to one data dir's database: a connection per thread, one writer.
+    The vectors live in `self.vectors` (SQLite rows by default; see storage/vectors.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self.dim = 0
+        self.vectors: VectorStore = SqliteVectors(lambda: self.db)
 
     @classmethod
-    def open(cls, data_dir: Path) -> Store:
+    def open(cls, data_dir: Path, vectors: VectorStoreFactory | None = None) -> Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         store = cls(data_dir / "scenesearch.db")
         migrate_page_size(store.path)  # before any connection of ours holds the file
@@ -55,11 +61,40 @@ class Store(VectorReads):
         db.conn.executescript(SCHEMA)
         with store.write() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('generation', '0')",
-                (str(SCHEMA_VERSION),),
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('generation', '0'), "
+                "('store_id', ?)",
+                (str(SCHEMA_VERSION), uuid.uuid4().hex[:12]),
             )
         store.dim = int(store.meta("dimension") or 0)
+        if vectors is not None:
+            store.vectors = vectors(store)
+        if store.dim:
+            store.vectors.bind(store.dim)
+            store.purge_vectors()
         return store
+
+    @property
+    def store_id(self) -> str:
+        """Names this store's data outside the file (Milvus collections): two stores, e.g.
+        two model generations of one data dir, never share them."""
+        return self.meta("store_id") or ""
+
+    def purge_vectors(self) -> None:
+        """Drop vectors of videos the catalog does not show as ready: an ingest or a delete
+        that a crash interrupted between the catalog and the vector store."""
+        rows = self.db.execute(
+            "SELECT id FROM videos WHERE status = 'ingesting' "
+            "UNION SELECT video_id FROM vector_deletes"
+        ).fetchall()
+        video_ids = [int(r[0]) for r in rows]
+        if not video_ids:
+            return
+        log.info("dropping the stored vectors of %d videos that are not ready", len(video_ids))
+        self.vectors.purge(video_ids)
+        with self.write(searchable=False) as conn:
+            conn.executemany(
+                "DELETE FROM vector_deletes WHERE video_id = ?", [(v,) for v in video_ids]
+            )
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -121,6 +156,7 @@ class Store(VectorReads):
                 f"with --model {stored_model!r}, or use a new --data-dir for the new model."
             )
         self.dim = dim
+        self.vectors.bind(dim)
 
     # --- videos -------------------------------------------------------------------------
 
@@ -159,52 +195,66 @@ class Store(VectorReads):
     def add_video(self, video_id: int, result: IngestResult) -> tuple[Video, list[int]]:
         """Commit a whole ingest result atomically into a reserved row; returns the video and
         its scene ids."""
-        info = result.info
-        with self.write() as conn:
-            updated = conn.execute(
-                "UPDATE videos SET duration_s = ?, fps = ?, width = ?, height = ?, "
-                "frame_count = ?, scene_count = ?, sample_count = ?, rotation = ?, "
-                "ingested_at = ?, status = 'ready' WHERE id = ? AND status = 'ingesting'",
-                (
-                    info.duration_s,
-                    info.fps,
-                    info.width,
-                    info.height,
-                    info.frame_count,
-                    len(result.scenes),
-                    len(result.frames),
-                    info.rotation,
-                    time.time(),
-                    video_id,
-                ),
-            ).rowcount
-            if not updated:
-                raise NotFound(f"video {video_id} has no pending ingest to commit")
-            scene_ids: list[int] = []
-            for span, vector in zip(result.scenes, result.scene_vectors, strict=True):
-                cur = conn.execute(
-                    "INSERT INTO scenes (video_id, idx, start_s, end_s, start_frame, end_frame,"
-                    " vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        video_id,
-                        span.index,
-                        span.start_s,
-                        span.end_s,
-                        span.start_frame,
-                        span.end_frame,
-                        to_blob(vector),
-                    ),
-                )
-                scene_ids.append(int(cur.lastrowid or 0))
-            conn.executemany(
-                "INSERT INTO frames (video_id, scene_id, frame_no, time_s, vector) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (video_id, scene_ids[f.scene_index], f.frame_no, f.time_s, to_blob(v))
-                    for f, v in zip(result.frames, result.frame_vectors, strict=True)
-                ],
-            )
+        written = False
+        try:
+            with self.write() as conn:
+                scene_ids = self._insert_video(conn, video_id, result)
+                written = True  # from here the vector store may hold rows of this video
+                self.vectors.write_video(video_id, scene_ids, result)
+        except BaseException:
+            if written:  # the catalog did not commit: drop the vectors again
+                self.vectors.delete_video(video_id)
+            raise
         return self.get_video(video_id), scene_ids
+
+    def _insert_video(
+        self, conn: sqlite3.Connection, video_id: int, result: IngestResult
+    ) -> list[int]:
+        info, blob = result.info, self.vectors.blob
+        updated = conn.execute(
+            "UPDATE videos SET duration_s = ?, fps = ?, width = ?, height = ?, "
+            "frame_count = ?, scene_count = ?, sample_count = ?, rotation = ?, "
+            "ingested_at = ?, status = 'ready' WHERE id = ? AND status = 'ingesting'",
+            (
+                info.duration_s,
+                info.fps,
+                info.width,
+                info.height,
+                info.frame_count,
+                len(result.scenes),
+                len(result.frames),
+                info.rotation,
+                time.time(),
+                video_id,
+            ),
+        ).rowcount
+        if not updated:
+            raise NotFound(f"video {video_id} has no pending ingest to commit")
+        scene_ids: list[int] = []
+        for span, vector in zip(result.scenes, result.scene_vectors, strict=True):
+            cur = conn.execute(
+                "INSERT INTO scenes (video_id, idx, start_s, end_s, start_frame, end_frame,"
+                " vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    video_id,
+                    span.index,
+                    span.start_s,
+                    span.end_s,
+                    span.start_frame,
+                    span.end_frame,
+                    blob(vector),
+                ),
+            )
+            scene_ids.append(int(cur.lastrowid or 0))
+        conn.executemany(
+            "INSERT INTO frames (video_id, scene_id, frame_no, time_s, vector) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (video_id, scene_ids[f.scene_index], f.frame_no, f.time_s, blob(v))
+                for f, v in zip(result.frames, result.frame_vectors, strict=True)
+            ],
+        )
+        return scene_ids
 
     def delete_video(self, video_id: int) -> list[int]:
         """Delete a video with its scenes and frames; returns the removed scene ids."""
@@ -216,6 +266,12 @@ class Store(VectorReads):
                 raise NotFound(
                     f"video {video_id} does not exist; `scenesearch videos list` shows the ids"
                 )
+            conn.execute("INSERT OR IGNORE INTO vector_deletes VALUES (?)", (video_id,))
+        # The catalog no longer shows the video; a crash here leaves its vectors to
+        # purge_vectors at the next start.
+        self.vectors.delete_video(video_id)
+        with self.write(searchable=False) as conn:
+            conn.execute("DELETE FROM vector_deletes WHERE video_id = ?", (video_id,))
         return ids
 
     def get_video(self, video_id: int) -> Video:
@@ -294,16 +350,18 @@ class Store(VectorReads):
 
     def scene_vector(self, scene_id: int) -> tuple[Scene, Vectors]:
         row = self.db.conn.execute(
-            "SELECT id, video_id, idx, start_s, end_s, start_frame, end_frame, vector "
-            "FROM scenes WHERE id = ?",
+            "SELECT s.id, s.video_id, s.idx, s.start_s, s.end_s, s.start_frame, s.end_frame "
+            "FROM scenes s JOIN videos v ON v.id = s.video_id "
+            "WHERE s.id = ? AND v.status = 'ready'",
             (scene_id,),
         ).fetchone()
-        if row is None:
+        found, vectors = self.vectors.lookup_vectors(np.asarray([scene_id], dtype=np.int64))
+        if row is None or len(found) == 0:
             raise NotFound(
                 f"scene {scene_id} does not exist; scene ids are shown by "
                 "`scenesearch search` and `scenesearch videos show`"
             )
-        return Scene(*row[:7]), from_blobs([row[7]], self.dim)[0]
+        return Scene(*row), vectors[0]
 
     def counts(self) -> tuple[int, int, int]:
         row = self.db.execute(
@@ -312,3 +370,27 @@ class Store(VectorReads):
             "(SELECT COUNT(*) FROM frames)"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
+
+    # --- vectors (storage/vectors.py) -----------------------------------------------------
+
+    def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
+        return self.vectors.lookup_vectors(ids)
+
+    def sample_scene_vectors(self, limit: int) -> Vectors:
+        return self.vectors.sample_scene_vectors(limit)
+
+    def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
+        return self.vectors.iter_scene_vectors(batch)
+
+    def frames_of_scenes(self, scene_ids: Sequence[int], ordered: bool = True) -> FrameMatrix:
+        return self.vectors.frames_of_scenes(scene_ids, ordered)
+
+    def frames_of_video(self, video_id: int) -> FrameMatrix:
+        return self.vectors.frames_of_video(video_id)
+
+    def scene_video_pairs(self, after_id: int) -> np.ndarray:
+        """(n, 2) array of (scene id, video id) for every scene with id > after_id."""
+        rows = self.db.conn.execute(
+            "SELECT id, video_id FROM scenes WHERE id > ? ORDER BY id", (after_id,)
+        ).fetchall()
+        return np.array(rows, dtype=np.int64).reshape(-1, 2)

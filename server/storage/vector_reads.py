@@ -1,27 +1,47 @@
-"""Bulk reads of stored vectors: for the index (lookups, training samples, rebuilds) and for
-queries (the frames of scenes or videos). A mixin of Store, kept apart so each file stays
-about one thing; it needs only the connection and the dimension."""
+"""The SQLite VectorStore (the embedded default): vectors are BLOBs in the catalog's own
+scene and frame rows, so they commit and delete with them in the same transaction.
+Bulk reads serve the index (lookups, training samples, rebuilds) and queries (the frames of
+scenes or videos)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import sqlite_utils
 
-from scenesearch.server.domain import Vectors
-from scenesearch.server.storage.schema import FrameMatrix, from_blobs
+from scenesearch.server.domain import IngestResult, Vectors
+from scenesearch.server.storage.schema import FrameMatrix, from_blobs, to_blob
 
 CHUNK = 4096  # ids per SQL statement: well under SQLite's variable limit
 
 
-class VectorReads:
-    dim: int
+class SqliteVectors:
+    name = "sqlite"
+
+    def __init__(self, db: Callable[[], sqlite_utils.Database]) -> None:
+        self._db = db  # the store's per-thread connection
+        self.dim = 0
 
     @property
     def db(self) -> sqlite_utils.Database:
-        raise NotImplementedError
+        return self._db()
+
+    def bind(self, dim: int) -> None:
+        self.dim = dim
+
+    def blob(self, vector: np.ndarray) -> bytes:
+        return to_blob(vector)
+
+    def write_video(self, video_id: int, scene_ids: Sequence[int], result: IngestResult) -> None:
+        """Nothing to do: the rows the transaction inserts carry their vectors."""
+
+    def delete_video(self, video_id: int) -> None:
+        """Nothing to do: the rows, vectors included, went with the catalog's delete."""
+
+    def purge(self, video_ids: Sequence[int]) -> None:
+        """Nothing to do: a video that is not ready has no rows."""
 
     def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
         """Stored vectors of the committed scenes among `ids`, in the order given."""
@@ -33,23 +53,9 @@ class VectorReads:
                     f"SELECT id, vector FROM scenes WHERE id IN ({placeholders(chunk)})", chunk
                 ).fetchall()
             )
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
         got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        order = np.argsort(got, kind="stable")
-        sorted_got = got[order]
-        pos = np.searchsorted(sorted_got, wanted)
-        present = (pos < len(sorted_got)) & (sorted_got[np.minimum(pos, len(got) - 1)] == wanted)
-        rows_in_order = order[pos[present]]
-        vectors = from_blobs([rows[i][1] for i in rows_in_order.tolist()], self.dim)
-        return wanted[present], vectors
-
-    def scene_video_pairs(self, after_id: int) -> np.ndarray:
-        """(n, 2) array of (scene id, video id) for every scene with id > after_id."""
-        rows = self.db.conn.execute(
-            "SELECT id, video_id FROM scenes WHERE id > ? ORDER BY id", (after_id,)
-        ).fetchall()
-        return np.array(rows, dtype=np.int64).reshape(-1, 2)
+        found, order = in_given_order(wanted, got)
+        return found, from_blobs([rows[i][1] for i in order.tolist()], self.dim)
 
     def sample_scene_vectors(self, limit: int) -> Vectors:
         """Up to `limit` scene vectors drawn at random (for training quantisers)."""
@@ -76,18 +82,12 @@ class VectorReads:
     def frames_of_scenes(self, scene_ids: Sequence[int], ordered: bool = True) -> FrameMatrix:
         """The sampled frames of these scenes (CHUNK ids a query), in time order per video,
         or as stored when not `ordered` (no sort of the vectors: faster for many scenes)."""
-        parts = [
-            self._frames(f"scene_id IN ({placeholders(chunk)})", chunk, ordered)
-            for chunk in chunked(scene_ids)
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        return FrameMatrix(
-            times_s=np.concatenate([p.times_s for p in parts] or [np.zeros(0)]),
-            vectors=np.concatenate(
-                [p.vectors for p in parts] or [np.zeros((0, self.dim), np.float32)]
-            ),
-            scene_ids=np.concatenate([p.scene_ids for p in parts] or [np.zeros(0, np.int64)]),
+        return concat_frames(
+            [
+                self._frames(f"scene_id IN ({placeholders(chunk)})", chunk, ordered)
+                for chunk in chunked(scene_ids)
+            ],
+            self.dim,
         )
 
     def frames_of_video(self, video_id: int) -> FrameMatrix:
@@ -103,6 +103,28 @@ class VectorReads:
             vectors=from_blobs([r[2] for r in rows], self.dim),
             scene_ids=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
         )
+
+
+def in_given_order(wanted: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of `wanted` present in `got` (in `wanted`'s order), and for each the row of
+    `got` that holds it."""
+    if len(got) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(got, kind="stable")
+    sorted_got = got[order]
+    pos = np.searchsorted(sorted_got, wanted)
+    present = (pos < len(sorted_got)) & (sorted_got[np.minimum(pos, len(got) - 1)] == wanted)
+    return wanted[present], order[pos[present]]
+
+
+def concat_frames(parts: list[FrameMatrix], dim: int) -> FrameMatrix:
+    if len(parts) == 1:
+        return parts[0]
+    return FrameMatrix(
+        times_s=np.concatenate([p.times_s for p in parts] or [np.zeros(0)]),
+        vectors=np.concatenate([p.vectors for p in parts] or [np.zeros((0, dim), np.float32)]),
+        scene_ids=np.concatenate([p.scene_ids for p in parts] or [np.zeros(0, np.int64)]),
+    )
 
 
 def chunked(ids: Sequence[int] | np.ndarray) -> Iterator[list[int]]:
