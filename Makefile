@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[server,dev]" --config-settings editable_mode=strict
+	$(PIP) install -q -e ".[server,dev,milvus]" --config-settings editable_mode=strict
 	touch $@
 
 $(VENV)/.linked: $(VENV)/.installed $(MODULES) $(WEB_ASSETS)
