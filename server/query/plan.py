@@ -23,14 +23,12 @@ the search repeated with a larger k.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from scenesearch.server.index.base import IdFilter, Ids
-from scenesearch.server.storage.store import Store
 
 # Largest selection scored exactly, per index kind (None: never; the index filters itself).
 # Copying and scoring 4,096 vectors out of HNSW's own storage takes about 2 ms here, about
@@ -61,55 +59,3 @@ def choose_plan(
         return Plan(None, nothing=True)
     limit = exact_limits.get(kind, DEFAULT_EXACT_LIMIT)
     return Plan(IdFilter(allow), exact=limit is not None and len(allow) <= limit)
-
-
-class SceneDirectory:
-    """Scene ids of every ready video, grouped by video, kept in memory so a filter costs no
-    query per search. Refreshed when the store generation moves: new scenes are read by id
-    (ids only grow), deleted videos are dropped."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-        self._generation = -1
-        self._last_id = 0
-        self._videos = np.zeros(0, dtype=np.int64)  # sorted
-        self._ids = np.zeros(0, dtype=np.int64)  # sorted within each video
-
-    def refresh(self) -> None:
-        generation = self._store.generation()
-        if generation == self._generation:
-            return
-        with self._lock:
-            if generation == self._generation:
-                return
-            new = self._store.scene_video_pairs(self._last_id)
-            ready = np.asarray(self._store.ready_video_ids(), dtype=np.int64)
-            ids = np.concatenate([self._ids, new[:, 0]])
-            videos = np.concatenate([self._videos, new[:, 1]])
-            live = np.isin(videos, ready)
-            ids, videos = ids[live], videos[live]
-            order = np.lexsort((ids, videos))
-            self._ids, self._videos = ids[order], videos[order]
-            if len(new):
-                self._last_id = max(self._last_id, int(new[-1, 0]))
-            self._generation = generation
-
-    def scenes_of(self, video_ids: Iterable[int]) -> Ids:
-        """Sorted scene ids of these videos (unknown or not-ready videos have none)."""
-        self.refresh()
-        ids, videos = self._ids, self._videos
-        wanted = np.unique(np.fromiter(video_ids, dtype=np.int64))
-        lo = np.searchsorted(videos, wanted, side="left")
-        hi = np.searchsorted(videos, wanted, side="right")
-        spans = [(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
-        if not spans:
-            return np.zeros(0, dtype=np.int64)
-        if len(spans) == 1:
-            return ids[spans[0][0] : spans[0][1]]
-        chosen = np.concatenate([ids[a:b] for a, b in spans])
-        if len(chosen) * 8 < len(ids):
-            return np.sort(chosen)
-        mask = np.zeros(int(chosen.max()) + 1, dtype=bool)
-        mask[chosen] = True
-        return np.flatnonzero(mask).astype(np.int64)

@@ -29,7 +29,8 @@ from scenesearch.server.query.composite import (
     cosine_threshold,
     rescore,
 )
-from scenesearch.server.query.plan import EXACT_LIMIT, Plan, SceneDirectory, choose_plan
+from scenesearch.server.query.plan import EXACT_LIMIT, Plan, choose_plan
+from scenesearch.server.query.scene_directory import SceneDirectory
 from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.schema import FrameMatrix
 from scenesearch.server.storage.store import Store
@@ -203,7 +204,7 @@ class SearchEngine:
             start, end = options.time_from_s or 0.0, options.time_to_s
             if end is not None and end < start:
                 raise InvalidArgument(f"the time range {start}-{end}s ends before it starts")
-            in_time = self._store.scenes_overlapping(start, end, options.video_ids)
+            in_time = self.directory.overlapping(start, end, options.video_ids)
             allow = in_time if allow is None else np.intersect1d(allow, in_time)
         return choose_plan(self._index.kind, allow, denied, self.exact_limits)
 
@@ -271,26 +272,24 @@ class SearchEngine:
     def _committed(
         self, ids: np.ndarray, scores: np.ndarray, top_k: int, per_video: int = 0
     ) -> list[Kept]:
-        """The first top_k (id, score) whose scene is committed in SQLite, in order, with at
-        most `per_video` of each video when it is set."""
+        """The first top_k (id, score) whose scene is committed (in the scene directory), in
+        order, with at most `per_video` of each video when it is set."""
+        table = self.directory.table()
+        found, rows = table.positions(ids)
         kept: list[Kept] = []
         taken: dict[int, int] = {}
-        start, step = 0, top_k
-        while len(kept) < top_k and start < len(ids):
-            chunk_ids = ids[start : start + step].tolist()
-            chunk_scores = scores[start : start + step].tolist()
-            rows = self._store.scenes_by_ids(chunk_ids)
-            for sid, score in zip(chunk_ids, chunk_scores, strict=True):
-                row = rows.get(sid)
-                if row is None:
+        for row, sid, score in zip(
+            rows.tolist(), ids[found].tolist(), scores[found].tolist(), strict=True
+        ):
+            scene, path = table.scene(row)
+            if per_video:
+                if taken.get(scene.video_id, 0) >= per_video:
                     continue
-                video = row[0].video_id
-                if per_video and taken.get(video, 0) >= per_video:
-                    continue
-                taken[video] = taken.get(video, 0) + 1
-                kept.append((sid, score, row[0], row[1]))
-            start, step = start + step, step * 4
-        return kept[:top_k]
+                taken[scene.video_id] = taken.get(scene.video_id, 0) + 1
+            kept.append((sid, score, scene, path))
+            if len(kept) == top_k:
+                break
+        return kept
 
     def _hits(self, embedded: Embedded, kept: list[Kept]) -> list[SceneHit]:
         if not kept:

@@ -26,6 +26,7 @@ from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.query.analytics import MAX_SMOOTH
 from scenesearch.server.query.composite import MAX_TERMS
 from scenesearch.server.query.frame_maths import similarity
+from scenesearch.server.query.scene_directory import VIDEO
 from scenesearch.server.query.search import SearchEngine, SingleQuery
 from scenesearch.server.query.temporal_spans import SpanMatch, find_spans
 from scenesearch.server.storage.store import Store
@@ -149,8 +150,9 @@ class TemporalEngine:
             return ready, False
         _, ids = self._index.search(positive, options.shortlist_scenes)
         keep: set[int] | None = None
+        table = self._search.directory.table()
         for row in ids:
-            scenes = self._store.scenes_by_ids([int(i) for i in row if i >= 0])
-            found = {scene.video_id for scene, _ in scenes.values()}
+            _, rows = table.positions(row[row >= 0])
+            found = set(table.ints[rows, VIDEO].tolist())
             keep = found if keep is None else keep & found
         return sorted(keep or ()), True
