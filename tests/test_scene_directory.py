@@ -43,8 +43,7 @@ def check(store: Store, directory: SceneDirectory, rng: np.random.Generator) -> 
     probe = np.concatenate([every[::7], [0, int(every.max()) + 5]])
     found, rows = table.positions(probe)
     assert found.tolist() == [True] * len(every[::7]) + [False, False]
-    for row, sid in zip(rows.tolist(), probe[found].tolist(), strict=True):
-        scene, path = table.scene(row)
+    for (scene, path), sid in zip(table.scenes(rows), probe[found].tolist(), strict=True):
         stored = store.db.execute(
             "SELECT s.video_id, s.idx, s.start_s, s.end_s, v.path FROM scenes s "
             "JOIN videos v ON v.id = s.video_id WHERE s.id = ?",

@@ -60,10 +60,15 @@ class SceneTable:
         found = (pos < len(all_ids)) & (all_ids[safe] == ids) if len(all_ids) else pos < 0
         return found, pos[found]
 
-    def scene(self, row: int) -> tuple[Scene, str]:
-        sid, video, index, start_frame, end_frame = self.ints[row].tolist()
-        start_s, end_s = self.floats[row].tolist()
-        return Scene(sid, video, index, start_s, end_s, start_frame, end_frame), self.paths[video]
+    def scenes(self, rows: np.ndarray) -> list[tuple[Scene, str]]:
+        """Scene and video path of each row (one conversion for all: hits come in 1000s)."""
+        paths = self.paths
+        return [
+            (Scene(sid, video, index, start_s, end_s, start_frame, end_frame), paths[video])
+            for (sid, video, index, start_frame, end_frame), (start_s, end_s) in zip(
+                self.ints[rows].tolist(), self.floats[rows].tolist(), strict=True
+            )
+        ]
 
 
 class SceneDirectory:

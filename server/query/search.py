@@ -276,12 +276,14 @@ class SearchEngine:
         order, with at most `per_video` of each video when it is set."""
         table = self.directory.table()
         found, rows = table.positions(ids)
+        ids, scores = ids[found], scores[found]
+        if not per_video:
+            rows, ids, scores = rows[:top_k], ids[:top_k], scores[:top_k]
         kept: list[Kept] = []
         taken: dict[int, int] = {}
-        for row, sid, score in zip(
-            rows.tolist(), ids[found].tolist(), scores[found].tolist(), strict=True
+        for (scene, path), sid, score in zip(
+            table.scenes(rows), ids.tolist(), scores.tolist(), strict=True
         ):
-            scene, path = table.scene(row)
             if per_video:
                 if taken.get(scene.video_id, 0) >= per_video:
                     continue
