@@ -19,6 +19,12 @@ from scenesearch.contract import (
     choices_help,
 )
 from scenesearch.server.domain import IngestParams
+from scenesearch.server.storage.milvus_target import (
+    CONSISTENCY_LEVELS,
+    DEFAULT_CONSISTENCY,
+    DEFAULT_PREFIX,
+    MilvusTarget,
+)
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 DEFAULT_DATA_DIR = "index_data"
@@ -29,6 +35,14 @@ RUNTIMES: dict[str, str] = {
     "torch": "transformers on torch, on any device",
     "onnx": "ONNX Runtime on the CPU, fp32 or int8 weights, whichever is faster and agrees",
     "openvino": "OpenVINO on the CPU",
+}
+
+# Where vectors live and what searches them (--backend); server/index/backends.py wires them.
+BACKENDS: dict[str, str] = {
+    "faiss": "vectors in the SQLite catalog, searched by an in-process FAISS index (embedded "
+    "default: nothing else to run)",
+    "milvus": "vectors in Milvus collections (--milvus-uri), filtered and searched there; "
+    "SQLite stays the catalog",
 }
 
 
@@ -64,9 +78,14 @@ class Settings:
     shutdown_grace_s: float = 10.0
     # Prometheus endpoint on the gRPC address's host: None = off, 0 = a free port.
     metrics_port: int | None = None
+    backend: str = "faiss"
+    milvus: MilvusTarget | None = None  # --backend milvus only
 
     def __post_init__(self) -> None:
         check_choice("index kind", self.index_kind, INDEX_KINDS)
+        check_choice("backend", self.backend, BACKENDS)
+        if self.backend == "milvus" and self.milvus is None:
+            raise ValueError("--backend milvus needs --milvus-uri, e.g. http://127.0.0.1:19530")
         check_choice("runtime", self.runtime, RUNTIMES)
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
@@ -198,6 +217,52 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "(0 picks a free port; env SCENESEARCH_METRICS_PORT). Off by default. Plain HTTP "
         "without the auth token: keep it on a network only Prometheus can reach",
     )
+    add_backend_arguments(parser)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    env = os.environ
+    parser.add_argument(
+        "--backend",
+        default=env.get("SCENESEARCH_BACKEND", DEFAULTS.backend),
+        choices=tuple(BACKENDS),
+        help=choices_help(BACKENDS),
+    )
+    parser.add_argument(
+        "--milvus-uri",
+        default=env.get("SCENESEARCH_MILVUS_URI", ""),
+        help="Milvus to use with --backend milvus, e.g. http://127.0.0.1:19530 "
+        "(env SCENESEARCH_MILVUS_URI)",
+    )
+    parser.add_argument(
+        "--milvus-token",
+        default=env.get("SCENESEARCH_MILVUS_TOKEN", ""),
+        help="Milvus token, 'user:password' or an API key (env SCENESEARCH_MILVUS_TOKEN)",
+    )
+    parser.add_argument("--milvus-db", default="", help="Milvus database (default: 'default')")
+    parser.add_argument(
+        "--milvus-prefix",
+        default=DEFAULT_PREFIX,
+        help="first part of the collection names; the rest is the data dir's own store id",
+    )
+    parser.add_argument(
+        "--milvus-consistency",
+        default=DEFAULT_CONSISTENCY,
+        choices=CONSISTENCY_LEVELS,
+        help="Milvus read consistency: Session reads this server's own writes at once",
+    )
+
+
+def milvus_target_from_args(args: argparse.Namespace) -> MilvusTarget | None:
+    if not args.milvus_uri:
+        return None
+    return MilvusTarget(
+        uri=args.milvus_uri,
+        token=args.milvus_token,
+        db=args.milvus_db,
+        prefix=args.milvus_prefix,
+        consistency=args.milvus_consistency,
+    )
 
 
 # Per-kind shortcut flags: --hnsw-m 32 is the same as --index-param M=32 with --index hnsw.
@@ -258,4 +323,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None,
         metrics_port=args.metrics_port,
+        backend=args.backend,
+        milvus=milvus_target_from_args(args),
     )
