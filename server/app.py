@@ -23,6 +23,10 @@ from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.importer import VideoImporter
 from scenesearch.server.ingest.jobs import JobRunner
 from scenesearch.server.ingest.worker import IngestWorker
+from scenesearch.server.metrics.base import NO_METRICS, Metrics
+from scenesearch.server.metrics.endpoint import MetricsEndpoint, host_of, serve_metrics
+from scenesearch.server.metrics.interceptor import RpcMetricsInterceptor
+from scenesearch.server.metrics.prometheus import PrometheusMetrics
 from scenesearch.server.playback.thumbnails import Thumbnails
 from scenesearch.server.query.analytics import AnalyticsEngine
 from scenesearch.server.query.concepts import ConceptBook
@@ -52,6 +56,8 @@ class RunningServer:
     jobs: JobRunner
     health: health.HealthServicer
     data_dir: Path
+    # The Prometheus endpoint (--metrics-port), with the port it bound; None when off.
+    metrics: MetricsEndpoint | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
     _saver_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -60,6 +66,8 @@ class RunningServer:
             return
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
+        if self.metrics is not None:
+            self.metrics.stop()
         self._saver_stop.set()
         self.jobs.stop()
         self.index.save()
@@ -107,7 +115,9 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     )
     store = Store.open(settings.data_dir)
     store.bind_model(settings.model, embedder.dim)
-    index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params)
+    metrics: Metrics = PrometheusMetrics() if settings.metrics_port is not None else NO_METRICS
+    index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params, metrics)
+    metrics.watch_index(index)
     index.open()
     thumbnail_table = ThumbnailTable(store)
     catalog = Catalog(store, index, thumbnail_table)
@@ -118,9 +128,11 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         worker,
         stall_timeout_s=settings.stall_timeout_s,
         max_queued=settings.max_queued_jobs,
+        metrics=metrics,
     )
+    metrics.watch_jobs(jobs.counts)
     jobs.start()
-    texts = TextBatcher(embedder.embed_texts)
+    texts = TextBatcher(embedder.embed_texts, metrics=metrics)
     concepts = ConceptBook(
         store, ConceptTable(store), embedder.embed_texts, embedder.embed_image_bytes
     )
@@ -159,6 +171,8 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
     interceptors: list[grpc.ServerInterceptor] = []
+    if isinstance(metrics, PrometheusMetrics):  # first, so it counts what the others refuse
+        interceptors.append(RpcMetricsInterceptor(metrics))
     if settings.auth_token:
         interceptors.append(BearerTokenInterceptor(settings.auth_token))
     interceptors.append(ConcurrencyLimiter(settings.max_concurrent_rpcs))
@@ -183,10 +197,21 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     if port == 0:
         jobs.stop()
         raise OSError(f"could not listen on {settings.address}")
+    endpoint = None
+    if isinstance(metrics, PrometheusMetrics) and settings.metrics_port is not None:
+        try:
+            endpoint = serve_metrics(
+                metrics.registry, host_of(settings.address), settings.metrics_port
+            )
+        except OSError:
+            jobs.stop()
+            raise
     server.start()
     for name in (SERVICE_NAME, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, port, index, jobs, health_servicer, settings.data_dir)
+    running = RunningServer(
+        server, port, index, jobs, health_servicer, settings.data_dir, metrics=endpoint
+    )
     running.save_periodically(5.0)
     host = settings.address.rsplit(":", 1)[0]
     log.info(
@@ -211,5 +236,7 @@ def serve(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if running.metrics is not None:
+        print(f"scenesearch metrics on port {running.metrics.port} (/metrics)", flush=True)
     print(f"scenesearch listening on port {running.port}", flush=True)
     running.wait()

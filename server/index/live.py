@@ -26,6 +26,7 @@ from scenesearch.server.index.base import (
     write_atomic,
 )
 from scenesearch.server.index.rwlock import ReadWriteLock
+from scenesearch.server.metrics.base import NO_METRICS, Metrics
 from scenesearch.server.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,21 @@ TRAIN_SAMPLE = 256 * 1024  # vectors drawn to train quantisers (IVF-PQ)
 
 
 class LiveIndex:
-    def __init__(self, store: Store, directory: Path, kind: str, params: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        directory: Path,
+        kind: str,
+        params: Mapping[str, str],
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
         self._store = store
+        self._metrics = metrics
+        # The SQLite reads an index kind makes itself (LSH's exact re-rank).
+        self._lookup = metrics.timed(store.lookup_vectors, "sqlite", "lookup_vectors")
         self.path = directory / INDEX_FILE
         self._lock = ReadWriteLock()
-        self._index: VectorIndex = create_index(
-            kind, max(store.dim, 1), params, store.lookup_vectors
-        )
+        self._index: VectorIndex = create_index(kind, max(store.dim, 1), params, self._lookup)
         self._params = dict(params)
         self.generation = -1
         self._saved_generation = -1
@@ -85,9 +94,7 @@ class LiveIndex:
         if header.get("generation") != generation:
             return f"saved index is at generation {header.get('generation')}, store at {generation}"
         try:
-            index = load_index(
-                self.kind, self._store.dim, self._params, self._store.lookup_vectors, payload
-            )
+            index = load_index(self.kind, self._store.dim, self._params, self._lookup, payload)
         except Exception as exc:  # a damaged payload is just a cache miss
             return f"saved index unreadable ({exc})"
         with self._lock.write():
@@ -102,7 +109,7 @@ class LiveIndex:
         self, queries: Vectors, k: int, id_filter: IdFilter | None = None
     ) -> tuple[Scores, Ids]:
         k = max(1, min(k, max(self._index.count(), 1)))
-        with self._lock.read():
+        with self._lock.read(), self._metrics.backend("faiss", "search"):
             return self._index.search(queries, k, id_filter)
 
     def stored_vectors(self, ids: Ids) -> tuple[Ids, Vectors]:
@@ -112,7 +119,7 @@ class LiveIndex:
 
     def add(self, ids: Ids, vectors: Vectors, generation: int) -> None:
         ids = as_ids(ids)
-        with self._lock.write():
+        with self._lock.write(), self._metrics.backend("faiss", "add"):
             self._index.add(ids, vectors)
             self.generation = generation
             if self._pending is not None:
@@ -120,7 +127,7 @@ class LiveIndex:
 
     def remove(self, ids: Ids, generation: int) -> None:
         ids = as_ids(ids)
-        with self._lock.write():
+        with self._lock.write(), self._metrics.backend("faiss", "remove"):
             self._index.remove(ids)
             self.generation = generation
             if self._pending is not None:
@@ -134,7 +141,8 @@ class LiveIndex:
                 self._pending = []
                 generation = self._store.generation()
             try:
-                fresh = self._build(kind, params)
+                with self._metrics.backend("faiss", "rebuild"):
+                    fresh = self._build(kind, params)
                 with self._lock.write():
                     for op, ids, vectors in self._pending or []:
                         if op == "add" and vectors is not None:
@@ -153,7 +161,7 @@ class LiveIndex:
             return fresh.count(), seconds
 
     def _build(self, kind: str, params: Mapping[str, str]) -> VectorIndex:
-        index = create_index(kind, max(self._store.dim, 1), params, self._store.lookup_vectors)
+        index = create_index(kind, max(self._store.dim, 1), params, self._lookup)
         total = self._store.counts()[1]
         train = getattr(index, "train", None)
         if train is not None:
@@ -189,6 +197,7 @@ class LiveIndex:
                     "generation": generation,
                     "count": self._index.count(),
                 }
-            write_atomic(self.path, header, payload)
+            with self._metrics.backend("faiss", "save"):
+                write_atomic(self.path, header, payload)
             self._saved_generation = generation
             return True

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from scenesearch.server.ingest.protocol import (
     JobProgressed,
 )
 from scenesearch.server.ingest.worker import IngestWorker, WorkerCrashed
+from scenesearch.server.metrics.base import NO_METRICS, Metrics
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
 
@@ -106,8 +108,10 @@ class JobRunner:
         worker: IngestWorker,
         stall_timeout_s: float,
         max_queued: int = 64,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._table = JobTable(store)
+        self._metrics = metrics
         self._store, self._catalog, self._worker = store, catalog, worker
         self._stall_timeout_s = stall_timeout_s
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queued)
@@ -189,11 +193,17 @@ class JobRunner:
             return
         self._set(job, stage=Stage.DECODING, fraction=HASH_SHARE, video_id=video_id)
         try:
+            started = time.perf_counter()
             result = self._decode_in_worker(job)
             if isinstance(result, JobFinished):
+                ingested = result.result
+                self._metrics.ingested(
+                    ingested.info.frame_count, len(ingested.frames), time.perf_counter() - started
+                )
                 self._set(job, stage=Stage.COMMITTING, fraction=HASH_SHARE + DECODE_SHARE)
                 self._keep(job, digest)  # before the commit: a visible video is playable
-                self._catalog.add(video_id, result.result)
+                with self._metrics.backend("catalog", "commit"):
+                    self._catalog.add(video_id, ingested)
         except BaseException:
             self._store.discard_reservations(video_id)
             raise
@@ -252,6 +262,7 @@ class JobRunner:
         self, job: Job, video_id: int, already: bool, warnings: tuple[str, ...] = ()
     ) -> None:
         self._table.update(job.id, JobStatus.DONE, Stage.DONE.value, 1.0, video_id)
+        self._metrics.job_ended("duplicate" if already else "ingested")
         note = "already ingested (same content)" if already else "ingested"
         if warnings:
             note += "; warning: " + "; ".join(warnings)
@@ -269,6 +280,7 @@ class JobRunner:
 
     def _fail(self, job: Job, kind: FailureKind, message: str) -> None:
         log.warning("job %s (%s) failed: %s", job.id, job.display_path, message)
+        self._metrics.job_ended("failed")
         try:
             self._table.update(
                 job.id,

@@ -12,13 +12,17 @@ from concurrent.futures import Future
 
 from scenesearch.server.domain import Vectors
 from scenesearch.server.embedder import TextEmbedding
+from scenesearch.server.metrics.base import NO_METRICS, Metrics
 
 TextEncodeFn = Callable[[Sequence[str]], TextEmbedding]
 
 
 class TextBatcher:
-    def __init__(self, encode: TextEncodeFn, max_batch: int = 64) -> None:
+    def __init__(
+        self, encode: TextEncodeFn, max_batch: int = 64, metrics: Metrics = NO_METRICS
+    ) -> None:
         self._encode = encode
+        self._metrics = metrics
         self._max_batch = max_batch
         self._cond = threading.Condition()
         self._pending: list[tuple[str, Future[tuple[Vectors, bool]]]] = []
@@ -42,8 +46,10 @@ class TextBatcher:
                     self._cond.wait()
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
+            self._metrics.text_batch(len(batch))
             try:
-                result = self._encode([text for text, _ in batch])
+                with self._metrics.backend("model", "embed_texts"):
+                    result = self._encode([text for text, _ in batch])
             except BaseException as exc:
                 for _, future in batch:
                     future.set_exception(exc)
