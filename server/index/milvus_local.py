@@ -50,12 +50,12 @@ class LocalMilvus:
     def pid(self) -> int:
         return self.proc.pid
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = 10.0) -> None:
         self._forwarder.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)

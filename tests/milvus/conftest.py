@@ -6,22 +6,26 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.config import Settings
 from scenesearch.server.index.backends import REGISTRY
 from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.index.milvus_local import LocalMilvus
 from scenesearch.server.metrics.base import NO_METRICS
 from scenesearch.server.storage.milvus_target import MilvusTarget
 from scenesearch.server.storage.store import Store
+from tests.conftest import make_settings
 
 MISSING = [m for m in ("milvus", "pymilvus") if importlib.util.find_spec(m) is None]
 
 
 @pytest.fixture(scope="session")
-def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def local_milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMilvus]:
     if MISSING:
         pytest.skip(
             f"the milvus extra is not installed ({', '.join(MISSING)} missing): "
@@ -31,9 +35,14 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     server = start_local_milvus(tmp_path_factory.mktemp("milvus"))
     try:
-        yield server.uri
+        yield server
     finally:
-        server.stop()
+        server.stop(grace_s=0.0)  # throwaway data: no need to wait for a clean shutdown
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(local_milvus: LocalMilvus) -> str:
+    return local_milvus.uri
 
 
 def milvus_settings(data_dir: Path, uri: str, kind: str, params: Mapping[str, str]) -> Settings:
@@ -57,3 +66,19 @@ def open_milvus(
     index = backend.index(store, settings, NO_METRICS)
     index.open()
     return store, index
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, media_root: Path, milvus_uri: str
+) -> Iterator[RunningServer]:
+    """The suite's live gRPC server, on the Milvus backend: tests under tests/milvus/ that
+    take `server` or `client` (including the e2e tests imported from tests/) run against it."""
+    settings = replace(
+        make_settings(tmp_path_factory.mktemp("milvus-data"), tiny_model, media_root),
+        backend="milvus",
+        milvus=MilvusTarget(uri=milvus_uri),
+    )
+    running = start_server(settings)
+    yield running
+    running.stop(1.0)
