@@ -3,6 +3,7 @@ after an ingest, searches and a bad request."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.config import Settings, settings_from_args
 from scenesearch.server.metrics.endpoint import host_of, serve_metrics
 from scenesearch.server.metrics.prometheus import PrometheusMetrics
+from scenesearch.v1 import scenesearch_pb2 as pb
 from tests.conftest import make_settings
 from tests.support.synthetic import write_video
 
@@ -190,3 +192,20 @@ def test_a_busy_metrics_port_is_refused_with_advice(metrics_server: RunningServe
     taken = metrics_server.metrics.port
     with pytest.raises(OSError, match="pick another --metrics-port, or 0"):
         serve_metrics(PrometheusMetrics().registry, "127.0.0.1", taken)
+
+
+def test_a_stream_the_client_cancels_counts_as_cancelled(
+    metrics_server: RunningServer, api: SceneSearchClient, media_root: Path
+) -> None:
+    video = write_video(media_root / "metrics_cancelled.mp4", [1.4, 1.0], seed=1403)
+    before = rpc_count(scrape(metrics_server), "IngestVideo", "CANCELLED", "server_stream")
+    responses = api.stub.IngestVideo(pb.IngestVideoRequest(path=str(video.path)), timeout=60)
+    next(responses)  # the stream is open and the job queued
+    responses.cancel()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        counted = rpc_count(scrape(metrics_server), "IngestVideo", "CANCELLED", "server_stream")
+        if counted == before + 1:
+            break
+        time.sleep(0.1)
+    assert counted == before + 1

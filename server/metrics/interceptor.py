@@ -1,13 +1,16 @@
 """Per-RPC latency and status codes, as a server interceptor around every handler.
 
 Installed first, so it is the outermost wrapper: calls that auth or the concurrency limit refuse
-are counted with their codes too. Streaming responses are timed to their last message. Methods
+are counted with their codes too. Streaming responses are timed to their last message. A call
+the client abandons (cancel, deadline) is recorded by grpc's termination callback, since its
+handler may never run to an end (a stream generator is just left suspended). Methods
 with no handler (UNIMPLEMENTED) are not counted: their names come from clients, and labels must
 stay a small fixed set.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -34,6 +37,31 @@ def status_of(context: grpc.ServicerContext, raised: bool) -> str:
     return "UNKNOWN" if raised else "OK"
 
 
+class _Call:
+    """One RPC's record, written once: by its handler when it ends, or by grpc's termination
+    callback when the client went away first."""
+
+    __slots__ = ("_lock", "_record", "context", "recorded", "started")
+
+    def __init__(self, context: grpc.ServicerContext, record: Callable[[str, float], None]):
+        self.context, self._record = context, record
+        self.started, self.recorded = time.perf_counter(), False
+        self._lock = threading.Lock()
+        context.add_callback(self.terminated)
+
+    def end(self, code: str) -> None:
+        with self._lock:
+            if self.recorded:
+                return
+            self.recorded = True
+        self._record(code, time.perf_counter() - self.started)
+
+    def terminated(self) -> None:
+        if not self.recorded:  # the handler is still running: the client left
+            expired = self.context.time_remaining() <= 0
+            self.end("DEADLINE_EXCEEDED" if expired else "CANCELLED")
+
+
 class RpcMetricsInterceptor(grpc.ServerInterceptor):
     def __init__(self, metrics: PrometheusMetrics) -> None:
         self._metrics = metrics
@@ -49,34 +77,33 @@ class RpcMetricsInterceptor(grpc.ServerInterceptor):
         service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
         kind = rpc_type(handler)
         inner = behaviour_of(handler)
-        record = self._metrics.rpc
+        rpc = self._metrics.rpc
 
-        def done(context: grpc.ServicerContext, started: float, raised: bool, code: str) -> None:
-            code = code or status_of(context, raised)
-            record(service, method, kind, code, time.perf_counter() - started)
+        def record(code: str, seconds: float) -> None:
+            rpc(service, method, kind, code, seconds)
 
         if handler.response_streaming:
 
             def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                started, raised, code = time.perf_counter(), True, ""
+                call, raised = _Call(context, record), True
                 try:
                     yield from inner(request, context)
                     raised = False
-                except GeneratorExit:  # the client went away mid-stream
-                    code = "CANCELLED"
+                except GeneratorExit:  # closed by grpc after the client left
+                    call.end("CANCELLED")
                     raise
                 finally:
-                    done(context, started, raised, code)
+                    call.end(status_of(context, raised))
 
             return handler_like(handler, streaming)
 
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            started, raised = time.perf_counter(), True
+            call, raised = _Call(context, record), True
             try:
                 response = inner(request, context)
                 raised = False
                 return response
             finally:
-                done(context, started, raised, "")
+                call.end(status_of(context, raised))
 
         return handler_like(handler, unary)
