@@ -6,8 +6,10 @@ After every kill the server is restarted on the same data dir and checked:
   - no partial video is visible: every listed video is ready, with its scenes and frames;
   - SQLite and the FAISS index agree (index size == scene count);
   - no job is left queued or running.
+With --backend milvus (a real Milvus on loopback, server/index/milvus_local.py) also:
+  - Milvus holds exactly the catalog's scenes: none of a video that is not ready or deleted.
 
-Usage: python -m scripts.crash_test [--trials 20] [--seed 0]
+Usage: python -m scripts.crash_test [--trials 20] [--seed 0] [--backend faiss|milvus]
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ from tests.support.random_model import write_random_clip
 from tests.support.synthetic import scene_palette, write_video
 
 
-def start(data: Path, media: Path, model: Path) -> tuple[subprocess.Popen[str], str]:
+def start(
+    data: Path, media: Path, model: Path, extra: list[str]
+) -> tuple[subprocess.Popen[str], str]:
     return spawn_server(
         [
+            *extra,
             "--data-dir",
             str(data),
             "--media-root",
@@ -67,6 +72,7 @@ def check(
     done: dict[int, list | None],
     deleted: set[int],
     expected: list[tuple[int, float]] | None,
+    milvus_uri: str = "",
 ) -> list[str]:
     problems = []
     videos = {v.id: v for v in client.list_videos()}
@@ -96,6 +102,29 @@ def check(
         stuck = db.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
         if (n := stuck.fetchone()[0]) > 0:
             problems.append(f"{n} job(s) left queued or running")
+        catalog = {r[0] for r in db.execute("SELECT id FROM scenes")}
+        store_id = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
+    if milvus_uri:
+        problems += milvus_problems(milvus_uri, f"scenesearch_{store_id}_scenes", catalog)
+    return problems
+
+
+def milvus_problems(uri: str, collection: str, catalog: set[int]) -> list[str]:
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=uri)
+    if not client.has_collection(collection):
+        return [] if not catalog else [f"Milvus collection {collection} is missing"]
+    rows = client.query(
+        collection, filter="id >= 0", output_fields=["id"], consistency_level="Strong"
+    )
+    held = {int(r["id"]) for r in rows}
+    client.close()
+    problems = []
+    if held - catalog:
+        problems.append(f"Milvus holds {len(held - catalog)} scenes the catalog does not show")
+    if catalog - held:
+        problems.append(f"{len(catalog - held)} catalog scenes have no vector in Milvus")
     return problems
 
 
@@ -103,66 +132,83 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", choices=("faiss", "milvus"), default="faiss")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        model = write_random_clip(root / "model")
-        media, data = root / "media", root / "data"
-        files = [
-            write_video(media / f"v{i}.mp4", [rng.uniform(1, 3) for _ in range(3)], seed=i).path
-            for i in range(12)
-        ]
-        done: dict[int, list | None] = {}
-        deleted: set[int] = set()
-        action, kill_after = "", 0.0
-        passed = 0
-        state: dict[str, list[tuple[int, float]] | None] = {"expected": []}
-        for trial in range(1, args.trials + 2):
-            proc, address = start(data, media, model)
-            client = SceneSearchClient(address, timeout_s=60)
-            # Checked against what clients were told before the previous kill.
-            problems = check(client, data, done, deleted, state["expected"])
-            if trial > 1:
-                status = "ok" if not problems else "FAILED: " + "; ".join(problems)
-                passed += not problems
-                print(
-                    f"trial {trial - 1:2d}: {action} killed after {kill_after:.2f}s, "
-                    f"{len(done)} videos reported done -> {status}",
-                    flush=True,
-                )
-            if trial > args.trials:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                break
-            action = "ingest" if not done or rng.random() < 0.65 else "delete"
-            kill_after = rng.uniform(0.05, 2.5)
+        extra: list[str] = []
+        milvus = None
+        if args.backend == "milvus":
+            from scenesearch.server.index.milvus_local import start_local_milvus
 
-            def act(action: str = action, client: SceneSearchClient = client) -> None:
-                try:
-                    if action == "ingest":
-                        final = client.ingest_path(str(rng.choice(files)))
-                        done[final.video_id] = None  # reported done: must survive the kill
-                        scenes = client.get_video(final.video_id).scenes
-                        done[final.video_id] = [(s.id, s.start_s, s.end_s) for s in scenes]
-                    else:
-                        victim = rng.choice(sorted(done))
-                        client.delete_video(victim)
-                        done.pop(victim)
-                        deleted.add(victim)
-                    state["expected"] = snapshot(client, set(done))
-                except ClientError:
-                    state["expected"] = None  # killed before the snapshot: skip that check
+            milvus = start_local_milvus(root / "milvus")
+            extra = ["--backend", "milvus", "--milvus-uri", milvus.uri]
+        try:
+            return trials(args.trials, rng, root, extra, milvus.uri if milvus else "")
+        finally:
+            if milvus is not None:
+                milvus.stop()
 
-            worker = threading.Thread(target=act)
-            worker.start()
-            worker.join(kill_after)
+
+def trials(count: int, rng: random.Random, root: Path, extra: list[str], milvus_uri: str) -> int:
+    model = write_random_clip(root / "model")
+    media, data = root / "media", root / "data"
+    files = [
+        write_video(media / f"v{i}.mp4", [rng.uniform(1, 3) for _ in range(3)], seed=i).path
+        for i in range(12)
+    ]
+    done: dict[int, list | None] = {}
+    deleted: set[int] = set()
+    action, kill_after = "", 0.0
+    passed = 0
+    state: dict[str, list[tuple[int, float]] | None] = {"expected": []}
+    for trial in range(1, count + 2):
+        proc, address = start(data, media, model, extra)
+        client = SceneSearchClient(address, timeout_s=60)
+        # Checked against what clients were told before the previous kill.
+        problems = check(client, data, done, deleted, state["expected"], milvus_uri)
+        if trial > 1:
+            status = "ok" if not problems else "FAILED: " + "; ".join(problems)
+            passed += not problems
+            print(
+                f"trial {trial - 1:2d}: {action} killed after {kill_after:.2f}s, "
+                f"{len(done)} videos reported done -> {status}",
+                flush=True,
+            )
+        if trial > count:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            worker.join()
-            client.close()
-    print(f"\n{passed}/{args.trials} trials passed")
-    return 0 if passed == args.trials else 1
+            break
+        action = "ingest" if not done or rng.random() < 0.65 else "delete"
+        kill_after = rng.uniform(0.05, 2.5)
+
+        def act(action: str = action, client: SceneSearchClient = client) -> None:
+            try:
+                if action == "ingest":
+                    final = client.ingest_path(str(rng.choice(files)))
+                    done[final.video_id] = None  # reported done: must survive the kill
+                    scenes = client.get_video(final.video_id).scenes
+                    done[final.video_id] = [(s.id, s.start_s, s.end_s) for s in scenes]
+                else:
+                    victim = rng.choice(sorted(done))
+                    client.delete_video(victim)
+                    done.pop(victim)
+                    deleted.add(victim)
+                state["expected"] = snapshot(client, set(done))
+            except ClientError:
+                state["expected"] = None  # killed before the snapshot: skip that check
+
+        worker = threading.Thread(target=act)
+        worker.start()
+        worker.join(kill_after)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        worker.join()
+        client.close()
+
+    print(f"\n{passed}/{count} trials passed")
+    return 0 if passed == count else 1
 
 
 if __name__ == "__main__":
