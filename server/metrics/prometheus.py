@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -66,6 +66,22 @@ class _ScrapeTimeGauges(Collector):
             )
 
 
+class _Timing:
+    """Observes the time between enter and exit (a class: a generator per call costs more)."""
+
+    __slots__ = ("_child", "_started")
+
+    def __init__(self, child: Histogram) -> None:
+        self._child = child
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.observe(time.perf_counter() - self._started)
+
+
 class PrometheusMetrics(Metrics):
     enabled = True
 
@@ -121,16 +137,19 @@ class PrometheusMetrics(Metrics):
             ("outcome",),
             registry=reg,
         )
+        # labels() takes a lock and builds a key on every call; the few children are kept here.
+        self._backend_children: dict[tuple[str, str], Histogram] = {}
+        self._rpc_children: dict[tuple[str, str, str, str], tuple[Histogram, Counter]] = {}
         self._gauges = _ScrapeTimeGauges()
         reg.register(self._gauges)
 
-    @contextlib.contextmanager
-    def backend(self, backend: str, operation: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.backend_seconds.labels(backend, operation).observe(time.perf_counter() - started)
+    def backend(self, backend: str, operation: str) -> contextlib.AbstractContextManager[None]:
+        child = self._backend_children.get((backend, operation))
+        if child is None:
+            child = self._backend_children.setdefault(
+                (backend, operation), self.backend_seconds.labels(backend, operation)
+            )
+        return _Timing(child)
 
     def timed(self, fn: Callable[P, R], backend: str, operation: str) -> Callable[P, R]:
         child = self.backend_seconds.labels(backend, operation)
@@ -146,8 +165,13 @@ class PrometheusMetrics(Metrics):
         return call
 
     def rpc(self, service: str, method: str, rpc_type: str, code: str, seconds: float) -> None:
-        self.rpc_seconds.labels(service, method, rpc_type).observe(seconds)
-        self.rpc_handled.labels(service, method, rpc_type, code).inc()
+        key = (service, method, rpc_type, code)
+        children = self._rpc_children.get(key)
+        if children is None:
+            latency = self.rpc_seconds.labels(service, method, rpc_type)
+            children = self._rpc_children.setdefault(key, (latency, self.rpc_handled.labels(*key)))
+        children[0].observe(seconds)
+        children[1].inc()
 
     def text_batch(self, size: int) -> None:
         self.text_batch_size.observe(size)
