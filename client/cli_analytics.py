@@ -80,6 +80,7 @@ def _prompts(args: argparse.Namespace) -> dict[str, Any]:
         "video_ids": args.video_ids,
         "prompts": args.prompt,
         "prompt_images": [Path(p) for p in args.prompt_image],
+        "prompt_concepts": args.concept,
         "all_videos": args.all,
     }
 
@@ -154,6 +155,13 @@ def add_analytics_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
             default=[],
             metavar="FILE",
             help="example image as a prompt (repeatable)",
+        )
+        p.add_argument(
+            "--concept",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="a saved concept as a prompt (repeatable; see `scenesearch concept list`)",
         )
         return with_json(p)
 

@@ -1,11 +1,13 @@
 """Search scenes by a text, an image or a scene, or by several weighted terms.
 
 A composite query lists its terms in order: the text argument, then `--and TEXT`,
-`--image FILE`, `--scene ID`, and their negative forms `--not TEXT`, `--not-image FILE`,
-`--not-scene ID`. `--weight W` sets the weight of the term just before it (or of the text
-argument when it comes first); negative forms take the weight's size as their push.
+`--image FILE`, `--scene ID`, `--concept NAME` (a saved concept), and their negative forms
+`--not TEXT`, `--not-image FILE`, `--not-scene ID`, `--not-concept NAME`. `--weight W` sets
+the weight of the term just before it (or of the text argument when it comes first);
+negative forms take the weight's size as their push.
 
     scenesearch search "a dog" --not "a cat" --image beach.jpg --weight 0.5
+    scenesearch search --concept sunset --not "a city street"
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ TERM_OPTIONS = {
     "--and": ("text", 1.0),
     "--image": ("image", 1.0),
     "--scene": ("scene_id", 1.0),
+    "--concept": ("concept", 1.0),
     "--not": ("text", -1.0),
     "--not-image": ("image", -1.0),
     "--not-scene": ("scene_id", -1.0),
+    "--not-concept": ("concept", -1.0),
 }
 
 
@@ -69,6 +73,8 @@ def query_terms(args: argparse.Namespace) -> list[QueryTerm]:
             terms.append(QueryTerm(image=Path(value).read_bytes(), weight=weight))
         elif field == "scene_id":
             terms.append(QueryTerm(scene_id=int(value), weight=weight))
+        elif field == "concept":
+            terms.append(QueryTerm(concept=value, weight=weight))
         else:
             terms.append(QueryTerm(text=value, weight=weight))
     return terms
@@ -112,7 +118,10 @@ def show_hits(
 def cmd_search(args: argparse.Namespace) -> int:
     terms = query_terms(args)
     if not terms:
-        err.print("give a text query, or terms: --image FILE, --scene ID, --and/--not TEXT ...")
+        err.print(
+            "give a text query, or terms: --image FILE, --scene ID, --concept NAME, "
+            "--and/--not TEXT ..."
+        )
         return 2
     common: dict[str, Any] = {
         "top_k": args.top_k,
@@ -174,9 +183,10 @@ def add_search_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     search.add_argument("text", nargs="?")
     for option, (field, sign) in TERM_OPTIONS.items():
-        metavar = {"text": "TEXT", "image": "FILE", "scene_id": "ID"}[field]
+        metavar = {"text": "TEXT", "image": "FILE", "scene_id": "ID", "concept": "NAME"}[field]
         what = "push results away from" if sign < 0 else "look for"
-        search.add_argument(option, action=AddTerm, metavar=metavar, help=f"{what} this {field}")
+        thing = "saved concept" if field == "concept" else field
+        search.add_argument(option, action=AddTerm, metavar=metavar, help=f"{what} this {thing}")
     search.add_argument(
         "--weight", action=SetWeight, metavar="W", help="weight of the term just before it"
     )

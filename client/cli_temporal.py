@@ -1,12 +1,13 @@
 """`scenesearch when`: temporal queries, "A then B within N seconds, without C".
 
-A step is a text, `image:FILE` or `scene:ID` (`text:...` forces a text that starts with one
-of those prefixes); it may end with `::T` to give it its own threshold instead of
-`--threshold`.
+A step is a text, `image:FILE`, `scene:ID` or `concept:NAME` (a saved concept; `text:...`
+forces a text that starts with one of those prefixes); it may end with `::T` to give it its
+own threshold instead of `--threshold`.
 
     scenesearch when "a person enters" --then "a person leaves" --within 30 \\
         --threshold 0.25 --without "a dog"
     scenesearch when image:door.png --then "scene:42::0.8" --within 10 --json
+    scenesearch when concept:sunset --then "a city street" --within 60
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ DEFAULT_THRESHOLD = 0.25
 
 
 def parse_step(spec: str, threshold: float, negated: bool = False) -> TemporalStep:
-    """A step: a text, image:FILE, scene:ID or text:..., with an optional ::T threshold."""
+    """A step: a text, image:FILE, scene:ID, concept:NAME or text:..., with an optional ::T
+    threshold."""
     body, sep, own = spec.rpartition("::")
     if sep:
         try:
@@ -41,6 +43,8 @@ def parse_step(spec: str, threshold: float, negated: bool = False) -> TemporalSt
         term = QueryTerm(image=Path(value).expanduser().read_bytes())
     elif colon and kind == "scene":
         term = QueryTerm(scene_id=int(value))
+    elif colon and kind == "concept":
+        term = QueryTerm(concept=value)
     elif colon and kind == "text":
         term = QueryTerm(text=value)
     else:

@@ -25,7 +25,16 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scenesearch.client.render import timestamp
-from scenesearch.client.web import analytics, auth, library, media, pages
+from scenesearch.client.web import (
+    analytics,
+    auth,
+    concepts,
+    library,
+    media,
+    pages,
+    search,
+    temporal,
+)
 from scenesearch.client.web.common import HERE, WebConfig, WebState, render, wants_json
 from scenesearch.client.web.gateway import Gateway, WebError
 
@@ -110,9 +119,18 @@ class SecurityHeaders:
 def routes() -> list[BaseRoute]:
     video = "/videos/{video_id:id}"
     return [
-        Route("/", pages.search_page),
-        Route("/search.json", pages.search_page),
-        Route("/search/image", pages.search_image, methods=["POST"]),
+        Route("/", search.search_page),
+        Route("/search.json", search.search_page),
+        Route("/search/image", search.search_image, methods=["POST"]),
+        Route("/when", temporal.when_page),
+        Route("/when.json", temporal.when_page),
+        Route("/concepts", concepts.concepts_page),
+        Route("/concepts.json", concepts.concepts_page),
+        Route("/concepts", concepts.save_concept, methods=["POST"]),
+        Route("/concept", concepts.concept_page),
+        Route("/concept.json", concepts.concept_page),
+        Route("/concept/delete", concepts.delete_concept, methods=["POST"]),
+        Route("/api/concept", concepts.delete_concept, methods=["DELETE"]),
         Route("/search/image/{key}", media.query_image),
         Route(video, pages.video_page),
         Route(video + ".json", pages.video_page),

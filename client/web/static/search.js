@@ -1,4 +1,6 @@
-// Search page: image queries by picker, drag-and-drop or paste; thumbnails that fail to load.
+// Search and When pages: image queries by picker, drag-and-drop or paste (a new search, or
+// a term or step added to the current query); clean URLs; thumbnails that fail to load;
+// the count of results marked for a concept.
 "use strict";
 (function () {
   const form = document.getElementById("image-form");
@@ -11,6 +13,11 @@
     if (!file) return;
     const body = new FormData();
     body.append("image", file, file.name || "pasted.png");
+    const add = document.getElementById("image-add");
+    if (add && add.value) {
+      body.append("add", add.value);
+      body.append("query", form.elements.namedItem("query").value);
+    }
     for (const name of ["top_k", "min_score"]) {
       const field = filters.elements.namedItem(name);
       if (field && field.value) body.append(name, field.value);
@@ -40,13 +47,31 @@
     box.textContent = text;
   }
 
-  // Empty filters stay out of the URL, so a shared link says only what was asked.
+  // Empty filters and blank term rows stay out of the URL, so a shared link says only what
+  // was asked. A row goes whole or not at all: its fields are lists read side by side.
   filters.addEventListener("submit", () => {
-    for (const field of filters.querySelectorAll("input")) {
-      if (field.value === "") field.disabled = true;
+    const off = [];
+    for (const row of filters.querySelectorAll("tr.term, tr.step")) {
+      const value = row.querySelector("[name=tv], [name=sv]");
+      if (value && value.value.trim() === "") off.push(...row.querySelectorAll("input, select"));
     }
-    setTimeout(() => { for (const f of filters.querySelectorAll("input")) f.disabled = false; }, 0);
+    for (const field of filters.querySelectorAll("input")) {
+      if (field.value === "" && !field.closest("tr.term, tr.step")) off.push(field);
+    }
+    for (const f of off) f.disabled = true;
+    setTimeout(() => { for (const f of off) f.disabled = false; }, 0);
   });
+
+  // How many results are ticked for a concept, beside its Save button.
+  const count = document.getElementById("marked-count");
+  if (count) {
+    const update = () => {
+      const good = document.querySelectorAll(".marks input[name=good]:checked").length;
+      const bad = document.querySelectorAll(".marks input[name=bad]:checked").length;
+      count.textContent = good || bad ? `${good} good, ${bad} bad` : "";
+    };
+    for (const box of document.querySelectorAll(".marks input")) box.addEventListener("change", update);
+  }
 
   if (form && input) {
     input.addEventListener("change", () => submitImage(input.files[0]));
