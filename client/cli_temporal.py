@@ -44,6 +44,8 @@ def parse_step(spec: str, threshold: float, negated: bool = False) -> TemporalSt
     elif colon and kind == "scene":
         term = QueryTerm(scene_id=int(value))
     elif colon and kind == "concept":
+        if not value.strip():
+            raise ValueError(f"{spec!r} names no concept; write concept:NAME")
         term = QueryTerm(concept=value)
     elif colon and kind == "text":
         term = QueryTerm(text=value)
