@@ -20,6 +20,7 @@ from scenesearch.client.cli_common import (
 )
 from scenesearch.client.cli_concepts import add_concept_commands
 from scenesearch.client.cli_media import add_media_commands
+from scenesearch.client.cli_reembed import add_reembed_command
 from scenesearch.client.cli_search import add_search_commands
 from scenesearch.client.cli_temporal import add_temporal_commands
 from scenesearch.client.ray_ingest.cli import add_ray_arguments, cmd_ingest_ray
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analytics_commands(sub)
     add_media_commands(sub)
     add_concept_commands(sub)
+    add_reembed_command(sub)
     add_web_command(sub)
     add_temporal_commands(sub)
     return parser

@@ -11,6 +11,7 @@ import grpc
 
 from scenesearch.client.channel import Channel, ClientError
 from scenesearch.client.concepts import ConceptCalls
+from scenesearch.client.reembed import ReembedCalls, ReembedStatus, ReembedVideo
 from scenesearch.client.results import (  # re-exported: the client's public types
     Classification,
     Clip,
@@ -47,6 +48,8 @@ __all__ = [
     "Hit",
     "IngestUpdate",
     "QueryTerm",
+    "ReembedStatus",
+    "ReembedVideo",
     "SceneInfo",
     "SceneSearchClient",
     "SearchFilters",
@@ -69,7 +72,7 @@ def ingest_options(
     )
 
 
-class SceneSearchClient(ConceptCalls, Channel):
+class SceneSearchClient(ConceptCalls, ReembedCalls, Channel):
     """Every RPC of the API, returning the plain dataclasses of `results`."""
 
     # --- ingest -------------------------------------------------------------------------
@@ -135,6 +138,8 @@ class SceneSearchClient(ConceptCalls, Channel):
             [fields_of(h, Hit) for h in response.hits],
             response.index_kind,
             response.query_truncated,
+            response.model,
+            response.generation,
         )
 
     def search_text(

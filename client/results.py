@@ -92,6 +92,9 @@ class SearchResults:
     hits: list[Hit]
     index_kind: str
     query_truncated: bool
+    # The model whose vectors answered and its generation of the library (see reembed).
+    model: str = ""
+    generation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,7 @@ class ServerStats:
     index_size: int = 0
     jobs_queued: int = 0
     jobs_running: int = 0
+    generation: str = ""
 
 
 T = TypeVar("T")

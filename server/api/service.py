@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 
 from scenesearch.contract import INDEX_KINDS, check_choice
-from scenesearch.server.api import convert, imports
+from scenesearch.server.api import convert, imports, reembed
 from scenesearch.server.api.status import FAILURE_STATUS, grpc_errors
 from scenesearch.server.domain import IngestParams, Stats, Video
 from scenesearch.server.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -24,6 +24,8 @@ from scenesearch.server.query.analytics import AnalyticsEngine
 from scenesearch.server.query.concepts import ConceptBook
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.query.temporal import TemporalEngine
+from scenesearch.server.reembed.active import ActiveGeneration
+from scenesearch.server.reembed.manager import Reembedder
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.store import Store
 from scenesearch.server.storage.video_files import UPLOAD_PREFIX, VideoFiles, byte_range
@@ -55,11 +57,23 @@ class ServiceDeps:
     importer: VideoImporter | None = None
     temporal: TemporalEngine | None = None
     concepts: ConceptBook | None = None
+    # Which generation of the library these parts serve ("0": the data dir's root).
+    generation: str = "0"
 
 
 class SceneSearchService(pb_grpc.SceneSearchServicer):
-    def __init__(self, deps: ServiceDeps) -> None:
-        self._d = deps
+    def __init__(
+        self,
+        deps: ServiceDeps | ActiveGeneration[ServiceDeps],
+        reembedder: Reembedder | None = None,
+    ) -> None:
+        self._active = deps if isinstance(deps, ActiveGeneration) else ActiveGeneration(deps)
+        self._reembedder = reembedder
+
+    @property
+    def _d(self) -> ServiceDeps:
+        """The active generation's parts; a swap to a new model replaces them at once."""
+        return self._active.deps
 
     @grpc_errors
     def IngestVideo(
@@ -67,7 +81,8 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     ) -> Iterator[pb.IngestProgress]:
         params = convert.ingest_params(request.options, self._d.ingest_defaults)
         path = resolve_media_path(request.path, self._d.media_roots)
-        job = self._d.jobs.submit(path, str(path), params)
+        with self._active.writing() as d:  # a swap waits until the job is queued, then drains
+            job = d.jobs.submit(path, str(path), params)
         yield from self._follow(job, context)
 
     @grpc_errors
@@ -101,13 +116,14 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             sink.discard()
             raise
         name = Path(header.filename).name or path.name
-        job = self._d.jobs.submit(
-            path,
-            f"{UPLOAD_PREFIX}{name}",
-            params,
-            cleanup=lambda: path.unlink(missing_ok=True),
-            keep=lambda digest: self._d.files.keep_upload(path, digest),
-        )
+        with self._active.writing() as d:
+            job = d.jobs.submit(
+                path,
+                f"{UPLOAD_PREFIX}{name}",
+                params,
+                cleanup=lambda: path.unlink(missing_ok=True),
+                keep=lambda digest: d.files.keep_upload(path, digest),
+            )
         yield from self._follow(job, context)
 
     def _follow(self, job: Job, context: grpc.ServicerContext) -> Iterator[pb.IngestProgress]:
@@ -120,10 +136,11 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
 
     @grpc_errors
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
-        result = self._d.engine.search(
-            convert.query_from_proto(request), convert.search_options(request)
-        )
-        return convert.search_result_to_proto(result)
+        d = self._d  # one generation answers the whole call
+        result = d.engine.search(convert.query_from_proto(request), convert.search_options(request))
+        response = convert.search_result_to_proto(result)
+        response.model, response.generation = d.model, d.generation
+        return response
 
     @grpc_errors
     def ListVideos(
@@ -149,26 +166,28 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     def DeleteVideo(
         self, request: pb.DeleteVideoRequest, context: grpc.ServicerContext
     ) -> pb.DeleteVideoResponse:
-        video = self._d.store.get_video(request.video_id)
-        removed = self._d.catalog.delete(video.id)
-        self._d.files.remove(video)  # after the rows: a failed delete keeps a playable video
+        with self._active.writing() as d:
+            video = d.store.get_video(request.video_id)
+            removed = d.catalog.delete(video.id)
+            d.files.remove(video)  # after the rows: a failed delete keeps a playable video
         return pb.DeleteVideoResponse(scenes_removed=removed)
 
     @grpc_errors
     def GetStats(
         self, request: pb.GetStatsRequest, context: grpc.ServicerContext
     ) -> pb.GetStatsResponse:
-        videos, scenes, frames = self._d.store.counts()
-        queued, running = self._d.jobs.counts()
-        index = self._d.index
-        return convert.stats_to_proto(
+        d = self._d
+        videos, scenes, frames = d.store.counts()
+        queued, running = d.jobs.counts()
+        index = d.index
+        response = convert.stats_to_proto(
             Stats(
                 video_count=videos,
                 scene_count=scenes,
                 frame_count=frames,
-                model=self._d.model,
-                dimension=self._d.store.dim,
-                device=self._d.device,
+                model=d.model,
+                dimension=d.store.dim,
+                device=d.device,
                 index_kind=index.kind,
                 index_params=index.params(),
                 index_note=index.note(),
@@ -177,6 +196,8 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
                 jobs_running=running,
             )
         )
+        response.generation = d.generation
+        return response
 
     @grpc_errors
     def RebuildIndex(
@@ -289,7 +310,10 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
         if self._d.importer is None:
             raise FailedPrecondition("this server does not accept imports")
         video = imports.imported_video(request_iterator, self._d.max_upload_bytes)
-        return imports.outcome_to_proto(self._d.importer.commit(video))
+        with self._active.writing() as d:
+            if d.importer is None:
+                raise FailedPrecondition("this server does not accept imports")
+            return imports.outcome_to_proto(d.importer.commit(video))
 
     def _concept_book(self) -> ConceptBook:
         if self._d.concepts is None:
@@ -300,8 +324,9 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     def SaveConcept(
         self, request: pb.SaveConceptRequest, context: grpc.ServicerContext
     ) -> pb.SaveConceptResponse:
-        book = self._concept_book()
-        concept = book.save(convert.concept_spec(request))
+        with self._active.writing():  # a swap retrains concepts: none may change meanwhile
+            book = self._concept_book()
+            concept = book.save(convert.concept_spec(request))
         return pb.SaveConceptResponse(concept=convert.concept_to_proto(concept, True))
 
     @grpc_errors
@@ -325,7 +350,8 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     def DeleteConcept(
         self, request: pb.DeleteConceptRequest, context: grpc.ServicerContext
     ) -> pb.DeleteConceptResponse:
-        return pb.DeleteConceptResponse(version=self._concept_book().delete(request.name))
+        with self._active.writing():
+            return pb.DeleteConceptResponse(version=self._concept_book().delete(request.name))
 
     @grpc_errors
     def TemporalSearch(
@@ -335,3 +361,39 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             raise FailedPrecondition("this server does not answer temporal queries")
         steps, options = convert.temporal_from_proto(request)
         return convert.temporal_result_to_proto(self._d.temporal.search(steps, options))
+
+    # --- moving the library to another model ---------------------------------------------
+
+    def _mover(self) -> Reembedder:
+        if self._reembedder is None:
+            raise FailedPrecondition("this server cannot re-embed its library")
+        return self._reembedder
+
+    @grpc_errors
+    def Reembed(
+        self, request: pb.ReembedRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ReembedProgress]:
+        move = self._mover().start(request.model, reembed.missing_from_proto(request.missing))
+        yield from reembed.follow(move.bulletin, context)
+
+    @grpc_errors
+    def GetReembed(
+        self, request: pb.GetReembedRequest, context: grpc.ServicerContext
+    ) -> pb.ReembedProgress:
+        return reembed.status_to_proto(self._mover().status())
+
+    @grpc_errors
+    def WatchReembed(
+        self, request: pb.GetReembedRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ReembedProgress]:
+        move = self._mover().move
+        if move is None:
+            yield reembed.status_to_proto(self._mover().status())
+            return
+        yield from reembed.follow(move.bulletin, context)
+
+    @grpc_errors
+    def CancelReembed(
+        self, request: pb.CancelReembedRequest, context: grpc.ServicerContext
+    ) -> pb.ReembedProgress:
+        return reembed.status_to_proto(self._mover().cancel())

@@ -86,6 +86,7 @@ def worker_main(
     from scenesearch.server.embedder import load_embedder
     from scenesearch.server.errors import SceneSearchError
     from scenesearch.server.ingest.pipeline.orchestrator import default_stages, ingest_file
+    from scenesearch.server.reembed.frames import ReembedTask, reembed_file
 
     try:
         embedder = load_embedder(model, device, precision, runtime, runtime_cache)
@@ -97,19 +98,22 @@ def worker_main(
         task = tasks.get()
         if task is None:
             return
-        assert isinstance(task, IngestTask)
+        assert isinstance(task, IngestTask | ReembedTask)
 
         def progress(done: int, total: int, job_id: str = task.job_id) -> None:
             events.put(JobProgressed(job_id, done, total))
 
         try:
             _inject_fault(task.path)
-            result = ingest_file(
-                Path(task.path),
-                task.params,
-                default_stages(task.params, embedder.embed_images),
-                on_progress=progress,
-            )
+            if isinstance(task, ReembedTask):  # a move to another model: stored frames only
+                result = reembed_file(task, embedder.embed_images, on_progress=progress)
+            else:
+                result = ingest_file(
+                    Path(task.path),
+                    task.params,
+                    default_stages(task.params, embedder.embed_images),
+                    on_progress=progress,
+                )
             events.put(JobFinished(task.job_id, result))
         except SceneSearchError as exc:
             events.put(JobFailed(task.job_id, FailureKind.of(exc), str(exc)))
@@ -172,7 +176,7 @@ class IngestWorker:
             self.stop()
             raise ModelLoadError(f"the ingest worker could not start: {event.message}")
 
-    def send(self, task: IngestTask) -> None:
+    def send(self, task: Any) -> None:  # an IngestTask, or a reembed.frames.ReembedTask
         self._tasks.put(task)
 
     def next_event(self, timeout_s: float) -> JobEvent | None:

@@ -172,6 +172,9 @@ class Store:
             ).fetchone()
             if row is not None and row[1] == "ready":
                 return self.get_video(int(row[0])), 0
+            if row is not None and row[1] == "kept":  # a re-embed kept it without vectors
+                # (its file was gone): ingesting the file again fills it in, under its id
+                conn.execute("UPDATE videos SET status = 'ingesting' WHERE id = ?", (row[0],))
             if row is not None:  # a reservation left by an interrupted ingest of these bytes
                 return None, int(row[0])
             cur = conn.execute(
