@@ -6,9 +6,10 @@ import logging
 import signal
 import threading
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -18,7 +19,7 @@ from scenesearch.server.api.auth import BearerTokenInterceptor
 from scenesearch.server.api.limits import ConcurrencyLimiter
 from scenesearch.server.api.service import SceneSearchService, ServiceDeps
 from scenesearch.server.config import Settings
-from scenesearch.server.embedder import load_embedder
+from scenesearch.server.embedder import DualEncoder, load_embedder
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.importer import VideoImporter
 from scenesearch.server.ingest.jobs import JobRunner
@@ -33,6 +34,10 @@ from scenesearch.server.query.concepts import ConceptBook
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.query.temporal import TemporalEngine
 from scenesearch.server.query.text_batcher import TextBatcher
+from scenesearch.server.reembed.active import ActiveGeneration
+from scenesearch.server.reembed.layout import Layout
+from scenesearch.server.reembed.manager import Reembedder
+from scenesearch.server.reembed.startup import active_generation
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.concepts import ConceptTable
 from scenesearch.server.storage.store import Store
@@ -52,14 +57,23 @@ RUNTIME_CACHE = "runtimes"
 class RunningServer:
     server: grpc.Server
     port: int
-    index: LiveIndex
-    jobs: JobRunner
+    # The generation of the library that answers; a re-embed swaps it while running.
+    active: ActiveGeneration[ServiceDeps]
     health: health.HealthServicer
     data_dir: Path
     # The Prometheus endpoint (--metrics-port), with the port it bound; None when off.
     metrics: MetricsEndpoint | None = None
+    reembedder: Reembedder | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
     _saver_stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def index(self) -> LiveIndex:
+        return self.active.deps.index
+
+    @property
+    def jobs(self) -> JobRunner:
+        return self.active.deps.jobs
 
     def stop(self, grace_s: float = 5.0) -> None:
         if self.stopped.is_set():
@@ -69,6 +83,8 @@ class RunningServer:
         if self.metrics is not None:
             self.metrics.stop()
         self._saver_stop.set()
+        if self.reembedder is not None:
+            self.reembedder.shutdown()  # a move in progress resumes at the next start
         self.jobs.stop()
         self.index.save()
         self.stopped.set()
@@ -90,33 +106,58 @@ class RunningServer:
 
 def start_server(settings: Settings) -> RunningServer:
     """Load everything, then listen. Raises ModelLoadError / ModelMismatch with advice."""
-    worker = IngestWorker(
-        settings.model,
-        settings.device,
-        settings.precision,
-        runtime=settings.runtime,
-        runtime_cache=settings.data_dir / RUNTIME_CACHE,
-    )
+    # The data dir's active generation decides the model (see reembed/startup.py).
+    generation, model = active_generation(settings.data_dir, settings.model)
+    settings = replace(settings, model=model)
+    worker = new_worker(settings, model)
     worker.launch()  # loads its own model copy while this process loads the query model
     try:
-        return _start(settings, worker)
+        return _start(settings, worker, generation.name)
     except BaseException:
         worker.stop()
         raise
 
 
-def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
-    embedder = load_embedder(
-        settings.model,
+def new_worker(settings: Settings, model: str) -> IngestWorker:
+    return IngestWorker(
+        model,
         settings.device,
         settings.precision,
-        settings.runtime,
-        settings.data_dir / RUNTIME_CACHE,
+        runtime=settings.runtime,
+        runtime_cache=settings.data_dir / RUNTIME_CACHE,
     )
-    store = Store.open(settings.data_dir)
-    store.bind_model(settings.model, embedder.dim)
-    metrics: Metrics = PrometheusMetrics() if settings.metrics_port is not None else NO_METRICS
-    index = LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params, metrics)
+
+
+def load_model(settings: Settings, model: str) -> DualEncoder:
+    cache = settings.data_dir / RUNTIME_CACHE
+    return load_embedder(model, settings.device, settings.precision, settings.runtime, cache)
+
+
+def open_store(directory: Path) -> Store:
+    return Store.open(directory)
+
+
+def retire_generation(deps: ServiceDeps) -> None:
+    """A generation a re-embed replaced: its ingest runner (and worker) stop; it stays on disk."""
+    deps.jobs.stop()
+    deps.index.save()
+
+
+def build_generation(
+    settings: Settings,
+    generation: str,
+    model: str,
+    embedder: DualEncoder,
+    worker: IngestWorker,
+    metrics: Metrics,
+) -> ServiceDeps:
+    """Everything that serves one generation of the library: its db and index (in the
+    generation's directory), its model, its ingest runner. Used at start-up and by the
+    re-embed swap."""
+    directory = Layout(settings.data_dir).by_name(generation).path
+    store = open_store(directory)
+    store.bind_model(model, embedder.dim)
+    index = LiveIndex(store, directory, settings.index_kind, settings.index_params, metrics)
     metrics.watch_index(index)
     index.open()
     thumbnail_table = ThumbnailTable(store)
@@ -145,7 +186,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         calibrate=embedder.calibrate,
         concepts=concepts.vector,
     )
-    deps = ServiceDeps(
+    return ServiceDeps(
         store=store,
         index=index,
         catalog=catalog,
@@ -158,13 +199,36 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         analytics=AnalyticsEngine(
             store, embedder.embed_texts, embedder.embed_image_bytes, concepts.vector
         ),
-        model=settings.model,
+        model=model,
         device=embedder.describe(),
         files=files,
         thumbnails=Thumbnails(store, thumbnail_table, files),
-        importer=VideoImporter(store, catalog, settings.model),
+        importer=VideoImporter(store, catalog, model),
         temporal=TemporalEngine(store, index, engine),
         concepts=concepts,
+        generation=generation,
+    )
+
+
+def _start(settings: Settings, worker: IngestWorker, generation: str) -> RunningServer:
+    embedder = load_model(settings, settings.model)
+    metrics: Metrics = PrometheusMetrics() if settings.metrics_port is not None else NO_METRICS
+    deps = build_generation(settings, generation, settings.model, embedder, worker, metrics)
+    active = ActiveGeneration(deps)
+
+    def build(name: str, model: str, new_embedder: DualEncoder) -> Any:
+        worker = new_worker(settings, model)
+        return build_generation(settings, name, model, new_embedder, worker, metrics)
+
+    reembedder = Reembedder(
+        Layout(settings.data_dir),
+        cast(Any, active),
+        load_embedder=lambda model: load_model(settings, model),
+        make_worker=lambda model: new_worker(settings, model),
+        build=build,
+        retire=cast(Any, retire_generation),
+        stall_timeout_s=settings.stall_timeout_s,
+        open_store=open_store,
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -181,7 +245,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         options=options,
         interceptors=interceptors,
     )
-    pb_grpc.add_SceneSearchServicer_to_server(SceneSearchService(deps), server)
+    pb_grpc.add_SceneSearchServicer_to_server(SceneSearchService(active, reembedder), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -195,7 +259,7 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
     else:
         port = server.add_insecure_port(settings.address)
     if port == 0:
-        jobs.stop()
+        deps.jobs.stop()
         raise OSError(f"could not listen on {settings.address}")
     endpoint = None
     if isinstance(metrics, PrometheusMetrics) and settings.metrics_port is not None:
@@ -204,15 +268,22 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
                 metrics.registry, host_of(settings.address), settings.metrics_port
             )
         except OSError:
-            jobs.stop()
+            deps.jobs.stop()
             raise
     server.start()
     for name in (SERVICE_NAME, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningServer(
-        server, port, index, jobs, health_servicer, settings.data_dir, metrics=endpoint
+        server,
+        port,
+        active,
+        health_servicer,
+        settings.data_dir,
+        metrics=endpoint,
+        reembedder=reembedder,
     )
     running.save_periodically(5.0)
+    reembedder.resume()  # a move that a stop or a crash interrupted goes on
     host = settings.address.rsplit(":", 1)[0]
     log.info(
         "scenesearch listening on %s:%d (model %s on %s, %s index, %d vectors)",
@@ -220,8 +291,8 @@ def _start(settings: Settings, worker: IngestWorker) -> RunningServer:
         port,
         settings.model,
         embedder.device,
-        index.kind,
-        index.count(),
+        deps.index.kind,
+        deps.index.count(),
     )
     return running
 
