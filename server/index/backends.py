@@ -53,10 +53,9 @@ def _milvus_index(store: Store, settings: Settings, metrics: Metrics) -> LiveInd
 
 REGISTRY: dict[str, Backend] = {
     "faiss": Backend(lambda settings: None, _faiss_index),
-    # Milvus filters inside the engine: pulling a selection's vectors out to score it
-    # exactly costs more than the filtered search.
-    "milvus": Backend(
-        _milvus_vectors, _milvus_index, {"flat": None, "hnsw": None, "ivfpq": None, "lsh": None}
-    ),
+    # Milvus filters inside the engine, exactly for FLAT and for HNSW (which scans the rows
+    # a narrow filter keeps): pulling a selection's vectors out to score them costs more.
+    # IVF-PQ and LSH are approximate, so small selections stay scored exactly (plan.py).
+    "milvus": Backend(_milvus_vectors, _milvus_index, {"flat": None, "hnsw": None}),
 }
 require_registered("backend", BACKENDS, REGISTRY)

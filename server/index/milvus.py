@@ -43,6 +43,7 @@ from scenesearch.server.storage.store import Store
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 16384  # Milvus' largest top-k
+INDEX_WAIT_S = 1800.0
 
 
 class MilvusIndex(LiveIndex):
@@ -132,6 +133,8 @@ class MilvusIndex(LiveIndex):
                 self._build_codes(params)
             else:
                 scenes = self._vectors.scenes
+                # Seal what is in growing segments: Milvus indexes sealed segments only.
+                self._client.flush(scenes)
                 self._client.release_collection(scenes)
                 for name in self._client.list_indexes(scenes):
                     self._client.drop_index(scenes, name)
@@ -140,11 +143,24 @@ class MilvusIndex(LiveIndex):
                     "vector", index_type=spec.index_type, metric_type=spec.metric, params=build
                 )
                 self._client.create_index(scenes, index)
+                self._wait_indexed(scenes, "vector")
                 self._client.load_collection(scenes)
             self._kind, self._params = kind, dict(params)
             seconds = time.perf_counter() - started
         log.info("built Milvus %s index: %d vectors in %.2fs", kind, self._count, seconds)
         return self._count, seconds
+
+    def _wait_indexed(self, collection: str, field: str) -> None:
+        """Index building is asynchronous: wait until every sealed row is indexed, so the
+        collection serves the new kind at its own speed as soon as it is loaded."""
+        deadline = time.monotonic() + INDEX_WAIT_S
+        while time.monotonic() < deadline:
+            names = self._client.list_indexes(collection, field_name=field)
+            info = self._client.describe_index(collection, names[0]) if names else {}
+            if int(info.get("pending_index_rows", 0)) == 0 and info.get("state") != "InProgress":
+                return
+            time.sleep(0.5)
+        log.warning("the %s index of %s is still building; serving meanwhile", field, collection)
 
     def _build_codes(self, params: Mapping[str, str]) -> None:
         from pymilvus import DataType, MilvusClient
@@ -210,9 +226,16 @@ class MilvusIndex(LiveIndex):
                 return self._search_codes(queries, k, expr, factor)
             if factor == 0:
                 return self._search(self._vectors.scenes, "vector", queries, k, expr, spec)
-            fetch = min(rerank_fetch(k, factor), MAX_LIMIT)
-            _, candidates = self._search(self._vectors.scenes, "vector", queries, fetch, expr, spec)
-            return rerank(queries, candidates, k, self._store.lookup_vectors, None, fetch)
+            wanted = rerank_fetch(k, factor)
+            if spec.filters_inside or id_filter is None or id_filter.empty:
+                fetch = min(wanted, MAX_LIMIT)
+                _, found = self._search(self._vectors.scenes, "vector", queries, fetch, expr, spec)
+                return rerank(queries, found, k, self._store.lookup_vectors, None, fetch)
+            # Enough unfiltered candidates that `wanted` of them are expected to pass.
+            share = max(id_filter.fraction(max(self._count, 1)), 1e-9)
+            fetch = min(math.ceil(wanted / share) + len(id_filter.deny), MAX_LIMIT)
+            _, found = self._search(self._vectors.scenes, "vector", queries, fetch, "", spec)
+            return rerank(queries, found, k, self._store.lookup_vectors, id_filter, wanted)
 
     def _search_codes(self, queries: Vectors, k: int, expr: str, factor: int) -> tuple[Scores, Ids]:
         hasher = SimHash(self._store.dim, lsh_nbits(self._params))

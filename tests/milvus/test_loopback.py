@@ -9,7 +9,6 @@ import subprocess
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.server.index.milvus_local import LocalMilvus
 
-
 # 127.0.0.1, as itself or IPv4-mapped on a dual-stack socket, and ::1.
 LOOPBACK = ("127.0.0.1:", "[::ffff:127.0.0.1]:", "[::1]:")
 

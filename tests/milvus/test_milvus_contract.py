@@ -16,6 +16,7 @@ import tests.test_index_kinds as kinds_suite
 import tests.test_search_paths as search_suite
 import tests.test_store_index as store_suite
 from scenesearch.server.index import KINDS
+from scenesearch.server.index.backends import REGISTRY
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.query.text_batcher import TextBatcher
@@ -76,7 +77,7 @@ def milvus_engine(path: Path, uri: str, kind: str) -> tuple[Store, LiveIndex, Se
         TextBatcher(no_text),  # type: ignore[arg-type]
         lambda data: np.frombuffer(data, dtype=np.float32).reshape(1, -1),
     )
-    engine.exact_limits.update({k: None for k in KINDS})  # as the server wires the backend
+    engine.exact_limits.update(REGISTRY["milvus"].exact_limits)  # as the server wires it
     return store, index, engine
 
 
