@@ -18,7 +18,6 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
-from playwright.sync_api import sync_playwright
 
 from scenesearch.client.remote import SceneSearchClient
 from scenesearch.client.web.cli import RunningWeb, serve_in_thread
@@ -27,13 +26,13 @@ from tests.conftest import make_settings
 from tests.helpers import frame_png, ingest
 from tests.support.synthetic import WrittenVideo, photo_slideshow, write_video
 from tests.support.web import (
-    BROWSER_FLAGS,
     CHROMIUM,
     artifacts_dir,
     publish_screenshot,
     web_app,
     write_gop_video,
 )
+from tests.web.browser import Browser, loopback_browser, shot, thumbnails_loaded
 
 pytestmark = pytest.mark.slow
 # `make` installs Debian's chromium and the dev extra installs Playwright: a missing one is a
@@ -108,61 +107,10 @@ def stack(
     server.stop(1.0)
 
 
-@dataclass
-class Browser:
-    page: Any
-    blocked: list[str]
-    problems: list[str]
-
-
 @pytest.fixture(scope="module")
 def browser(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")),  # a fresh --user-data-dir
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=BROWSER_FLAGS,
-            accept_downloads=True,
-            viewport={"width": 1280, "height": 860},
-        )
-        blocked: list[str] = []
-        problems: list[str] = []
-
-        def only_loopback(route: Any) -> None:
-            url = route.request.url
-            if url.startswith((stack.url + "/", "data:", "blob:")):
-                route.continue_()
-            else:
-                blocked.append(url)
-                route.abort()
-
-        context.route("**/*", only_loopback)
-        page = context.pages[0] if context.pages else context.new_page()
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on(
-            "console",
-            lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
-        )
-        page.set_default_timeout(30_000)
-        yield Browser(page, blocked, problems)
-        context.close()
-    assert not blocked, f"the page asked for something off loopback: {blocked}"
-    assert not problems, problems
-
-
-def shot(page: Any, name: str) -> Path:
-    path = artifacts_dir() / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def thumbnails_loaded(page: Any, selector: str) -> None:
-    page.wait_for_function(
-        "sel => { const all = [...document.querySelectorAll(sel)];"
-        " return all.length > 0 && all.every(i => i.complete && i.naturalWidth > 0); }",
-        arg=selector,
-    )
+    with loopback_browser(stack.url, tmp_path_factory.mktemp("profile")) as browser:
+        yield browser
 
 
 def test_text_and_image_queries_show_cards_with_thumbnails(
