@@ -20,6 +20,7 @@ from scenesearch.server.api.limits import ConcurrencyLimiter
 from scenesearch.server.api.service import SceneSearchService, ServiceDeps
 from scenesearch.server.config import Settings
 from scenesearch.server.embedder import DualEncoder, load_embedder
+from scenesearch.server.index.backends import REGISTRY as BACKENDS
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.importer import VideoImporter
 from scenesearch.server.ingest.jobs import JobRunner
@@ -133,10 +134,6 @@ def load_model(settings: Settings, model: str) -> DualEncoder:
     return load_embedder(model, settings.device, settings.precision, settings.runtime, cache)
 
 
-def open_store(directory: Path) -> Store:
-    return Store.open(directory)
-
-
 def retire_generation(deps: ServiceDeps) -> None:
     """A generation a re-embed replaced: its ingest runner (and worker) stop; it stays on disk."""
     deps.jobs.stop()
@@ -155,9 +152,11 @@ def build_generation(
     generation's directory), its model, its ingest runner. Used at start-up and by the
     re-embed swap."""
     directory = Layout(settings.data_dir).by_name(generation).path
-    store = open_store(directory)
+    in_generation = replace(settings, data_dir=directory)  # where its index file lives
+    backend = BACKENDS[settings.backend]
+    store = Store.open(directory, backend.vectors(settings))
     store.bind_model(model, embedder.dim)
-    index = LiveIndex(store, directory, settings.index_kind, settings.index_params, metrics)
+    index = backend.index(store, in_generation, metrics)
     metrics.watch_index(index)
     index.open()
     thumbnail_table = ThumbnailTable(store)
@@ -186,6 +185,7 @@ def build_generation(
         calibrate=embedder.calibrate,
         concepts=concepts.vector,
     )
+    engine.exact_limits.update(backend.exact_limits)
     return ServiceDeps(
         store=store,
         index=index,
@@ -228,7 +228,9 @@ def _start(settings: Settings, worker: IngestWorker, generation: str) -> Running
         build=build,
         retire=cast(Any, retire_generation),
         stall_timeout_s=settings.stall_timeout_s,
-        open_store=open_store,
+        open_store=lambda directory: Store.open(
+            directory, BACKENDS[settings.backend].vectors(settings)
+        ),
     )
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
