@@ -72,6 +72,7 @@ def test_mark_results_save_a_concept_and_search_with_it(browser: Browser, site: 
     page.click("#concept-form button[type=submit]")
     page.wait_for_url("**/concept?name=first+look&saved=1")
     assert "version 1" in page.inner_text(".notice.ok")
+    shot(page, "concept.png")
     assert page.locator(f".examples.good li[data-scene='{good}']").count() == 1
     assert page.locator(f".examples.bad li[data-scene='{bad}']").count() == 1
 
@@ -108,3 +109,23 @@ def test_mark_results_save_a_concept_and_search_with_it(browser: Browser, site: 
     row.locator("form.delete button").click()
     page.wait_for_url("**/concepts?deleted=first+look")
     assert page.locator("tr[data-concept='first look']").count() == 0
+
+    # The temporal page from its form: first scene, then the last within 5 s; the span's
+    # Play opens the player at its start.
+    page.goto(site.url + "/when")
+    step = "tr.step.new"
+    page.fill(f"{step} input[name=sv]", str(good))
+    page.select_option(f"{step} select[name=sk]", "scene")
+    page.fill("input[name=threshold]", "0.999")
+    page.fill("input[name=within]", "5")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_url("**/when?*")
+    page.fill(f"{step} input[name=sv]", str(bad))
+    page.select_option(f"{step} select[name=sk]", "scene")
+    page.click("#search-form button[type=submit]")
+    page.locator(".span-card").first.wait_for()
+    assert page.locator(".span-card .term-scores li").count() == 2
+    thumbnails_loaded(page, ".span-card .thumb img")
+    publish_screenshot(shot(page, "when.png"), "when.png")
+    page.locator(".span-card a.play").first.click()
+    page.wait_for_url(f"**/videos/{site.video_id}?t=0.000")
