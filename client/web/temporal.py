@@ -52,6 +52,27 @@ class WhenQuery:
     def empty(self) -> bool:
         return not self.steps
 
+    def params(self) -> list[tuple[str, str]]:
+        """The query as URL fields: every step with all four of its fields, so a row added
+        later (an image step) lines up whatever the URL it came from left out."""
+        out: list[tuple[str, str]] = []
+        for s in self.steps:
+            own = "" if s.threshold is None else f"{s.threshold:g}"
+            out += [("sk", s.term.kind), ("sv", s.term.value)]
+            out += [("sr", "not" if s.negated else "then"), ("st", own)]
+        if self.within_s is not None:
+            out.append(("within", f"{self.within_s:g}"))
+        if self.threshold != DEFAULT_THRESHOLD:
+            out.append(("threshold", f"{self.threshold:g}"))
+        if self.smooth:
+            out.append(("smooth", str(self.smooth)))
+        if self.top_k != DEFAULT_TOP_K:
+            out.append(("top_k", str(self.top_k)))
+        out += [("video", str(v)) for v in self.videos]
+        if self.exhaustive:
+            out.append(("exhaustive", "1"))
+        return out
+
     def to_steps(self, images: ImageCache) -> list[TemporalStep]:
         return [
             TemporalStep(
@@ -137,10 +158,6 @@ def span_view(span: TemporalSpan, detail: VideoDetail | None, labels: list[str])
     }
 
 
-def here(request: Request) -> str:
-    return urlencode(list(request.query_params.multi_items()))
-
-
 async def when_page(request: Request) -> Response:
     web = state(request)
     query = parse_when(request)
@@ -184,5 +201,5 @@ async def when_page(request: Request) -> Response:
         concepts=[c for c in concepts if c.usable],
         message=message,
         error=error,
-        here=here(request),
+        here=urlencode(query.params()),
     )

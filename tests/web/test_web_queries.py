@@ -296,3 +296,26 @@ def test_bad_temporal_queries_say_what_to_change(
     assert says in response.json()["message"]
     page = web.get("/when?" + query)
     assert page.status_code == response.status_code and says in unescape(page.text)
+
+
+def test_an_image_step_joins_the_temporal_query(
+    web: TestClient, three_scenes: WrittenVideo, scenes: list[int]
+) -> None:
+    page = web.get(f"/when?sk=scene&sv={scenes[0]}&threshold=0.999&within=2").text
+    here = unescape(page.split('name="query" value="', 1)[1].split('"', 1)[0])
+    assert here == f"sk=scene&sv={scenes[0]}&sr=then&st=&within=2&threshold=0.999"
+    posted = web.post(
+        "/search/image",
+        data={"add": "not-step", "query": here},
+        files={"image": ("q.png", frame_png(three_scenes, 2.5), "image/png")},
+    )
+    assert posted.status_code == 303 and posted.headers["location"].startswith("/when?")
+    query = posted.headers["location"].split("?", 1)[1]
+    body = web.get("/when.json?" + query).json()
+    steps = body["query"]["steps"]
+    assert [(s["term"]["kind"], s["negated"]) for s in steps] == [("scene", False), ("image", True)]
+    # The middle scene's frame, as a "not" step at 0.999, occurs only there: scene 1 alone
+    # still spans [0, 2).
+    (span,) = body["results"]["spans"]
+    assert (span["start_s"], span["end_s"]) == (0.0, 2.0)
+    assert "/search/image/" in web.get("/when?" + query).text
