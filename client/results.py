@@ -242,6 +242,7 @@ class Classification:
     labels: list[str]
     intervals: list[Interval]
     prompts: list[PromptSummary]
+    model: str = ""  # whose vectors were compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +260,7 @@ class Timeline:
     times_s: list[float]
     curves: list[Curve]
     scene_starts_s: list[float]
+    model: str = ""  # whose vectors were compared
 
 
 def prompts_to_proto(
@@ -295,6 +297,7 @@ def classification_from_proto(r: pb.ClassifyResult) -> Classification:
             )
             for p in r.prompts
         ],
+        model=r.model,
     )
 
 
@@ -308,6 +311,7 @@ def timeline_from_proto(r: pb.TimelineResult) -> Timeline:
             Curve(c.label, list(c.scores), [_segment(s) for s in c.segments]) for c in r.curves
         ],
         scene_starts_s=list(r.scene_starts_s),
+        model=r.model,
     )
 
 

@@ -10,6 +10,7 @@ half-way, a restart, the move resumes and ends with every video present exactly 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -62,6 +63,7 @@ def scenes_of(client: SceneSearchClient, video_id: int) -> list[tuple[int, int, 
     return [(s.id, s.index, s.start_s, s.end_s) for s in client.get_video(video_id).scenes]
 
 
+@pytest.mark.slow  # about 40 s: two models, six ingests, a move, a restart
 def test_move_keeps_serving_then_swaps(tmp_path: Path, old_model: Path, new_model: Path) -> None:
     media = (tmp_path / "media").resolve()
     first = videos(media, 4200, 4)
@@ -98,6 +100,7 @@ def test_move_keeps_serving_then_swaps(tmp_path: Path, old_model: Path, new_mode
             during = client.search_text("a bright scene")
             assert client.reembed_status().state == "building"
             assert (during.model, during.generation) == (str(old_model), "0")
+            assert client.timeline([ids[0]], ["a bright scene"])[0].model == str(old_model)
             assert during.hits
             # Writes during the move: one video ingested, one deleted; both reconciled.
             late_id = client.ingest_path(str(late.path)).video_id
@@ -121,6 +124,8 @@ def test_move_keeps_serving_then_swaps(tmp_path: Path, old_model: Path, new_mode
             found = {h.video_id for h in client.search_text("anything", top_k=50).hits}
             assert found == {ids[0], ids[1], late_id}  # the kept one has no NEW vectors
             assert client.stats().model == str(new_model)
+            assert client.stats().generation == final.target_generation
+            assert client.classify([ids[0]], ["a", "b"])[0].model == str(new_model)
             retrained = client.get_concept("first-scenes")
             assert retrained.info.model == str(new_model) and retrained.info.usable
             assert len(retrained.weights) == client.stats().dimension != 64  # NEW's dimension
@@ -175,27 +180,28 @@ def cli(address: str, *args: str) -> dict[str, object]:
     return parsed
 
 
+@pytest.mark.slow  # about 60 s: three server processes
 def test_kill_half_way_then_resume(
     tmp_path: Path, old_model: Path, new_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     media = (tmp_path / "media").resolve()
-    clips = videos(media, 4400, 3)
-    # The last video's name makes the second server's worker hang on it (a test hook of the
-    # worker), so the kill lands half-way for sure: after the others, before that one.
-    stuck = write_video(media / "hangs-here.mp4", [1.3, 0.9], seed=4410, fps=20.0)
+    clips = videos(media, 4400, 2)
     gone = write_video(media / "gone.mp4", [1.1, 0.7], seed=4411, fps=20.0)
+    # Uploaded, so its source is the kept upload, named by its SHA-256: a test hook of the
+    # worker hangs on that name, so the kill lands half-way for sure (after the others).
+    stuck = write_video(tmp_path / "uploaded.mp4", [1.3, 0.9], seed=4410, fps=20.0)
+    digest = hashlib.sha256(stuck.path.read_bytes()).hexdigest()
     args = serve_args(tmp_path / "data", old_model, media)
+    monkeypatch.setenv(FAULT_ENV, f"hang:{digest[:16]}")
     proc, address = spawn_server(args)
+    monkeypatch.delenv(FAULT_ENV)
     try:
         with SceneSearchClient(address, timeout_s=120.0) as client:
-            ids = [client.ingest_path(str(v.path)).video_id for v in [*clips, gone, stuck]]
+            ids = [client.ingest_path(str(v.path)).video_id for v in [*clips, gone]]
+            ids.append(client.upload(stuck.path).video_id)
             before = {i: scenes_of(client, i) for i in ids}
-        proc.terminate()
-        proc.wait(timeout=60)
+        gone_id = ids[len(clips)]
         gone.path.unlink()
-        monkeypatch.setenv(FAULT_ENV, "hang:hangs-here")
-        proc, address = spawn_server(args)
-        monkeypatch.delenv(FAULT_ENV)
         started = cli(
             address, "reembed", "--model", str(new_model), "--missing", "drop", "--detach"
         )
@@ -209,9 +215,9 @@ def test_kill_half_way_then_resume(
         with SceneSearchClient(address, timeout_s=120.0) as client:
             final = client.watch_reembed()
             assert final.state == "done", final
-            assert [(v.video_id, v.state) for v in final.unavailable] == [(ids[3], "dropped")]
+            assert [(v.video_id, v.state) for v in final.unavailable] == [(gone_id, "dropped")]
             listed = [v.id for v in client.list_videos()]
-            assert sorted(listed) == sorted(i for i in ids if i != ids[3])  # each exactly once
+            assert sorted(listed) == sorted(i for i in ids if i != gone_id)  # each exactly once
             for video_id in listed:
                 assert scenes_of(client, video_id) == before[video_id]
             hits = client.search_text("a scene", top_k=50)

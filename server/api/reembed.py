@@ -1,4 +1,5 @@
-"""Proto ⇄ domain for moving a library to another model (the Reembed RPCs)."""
+"""The Reembed RPCs (a mixin of the servicer, so service.py stays small) and their proto ⇄
+domain conversion."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections.abc import Iterator
 
 import grpc
 
+from scenesearch.server.api.status import grpc_errors
+from scenesearch.server.errors import FailedPrecondition
+from scenesearch.server.reembed.manager import Reembedder
 from scenesearch.server.reembed.parts import Bulletin
 from scenesearch.server.reembed.state import Missing, MoveState, MoveStatus, VideoEntry
 from scenesearch.v1 import scenesearch_pb2 as pb
@@ -59,3 +63,43 @@ def follow(bulletin: Bulletin, context: grpc.ServicerContext) -> Iterator[pb.Ree
         if not context.is_active():
             return
         yield status_to_proto(status)
+
+
+class ReembedRpcs:
+    """Reembed, GetReembed, WatchReembed, CancelReembed over the server's Reembedder."""
+
+    _reembedder: Reembedder | None
+
+    def _mover(self) -> Reembedder:
+        if self._reembedder is None:
+            raise FailedPrecondition("this server cannot re-embed its library")
+        return self._reembedder
+
+    @grpc_errors
+    def Reembed(
+        self, request: pb.ReembedRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ReembedProgress]:
+        move = self._mover().start(request.model, missing_from_proto(request.missing))
+        yield from follow(move.bulletin, context)
+
+    @grpc_errors
+    def GetReembed(
+        self, request: pb.GetReembedRequest, context: grpc.ServicerContext
+    ) -> pb.ReembedProgress:
+        return status_to_proto(self._mover().status())
+
+    @grpc_errors
+    def WatchReembed(
+        self, request: pb.GetReembedRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ReembedProgress]:
+        move = self._mover().move
+        if move is None:
+            yield status_to_proto(self._mover().status())
+            return
+        yield from follow(move.bulletin, context)
+
+    @grpc_errors
+    def CancelReembed(
+        self, request: pb.CancelReembedRequest, context: grpc.ServicerContext
+    ) -> pb.ReembedProgress:
+        return status_to_proto(self._mover().cancel())

@@ -61,7 +61,7 @@ class ServiceDeps:
     generation: str = "0"
 
 
-class SceneSearchService(pb_grpc.SceneSearchServicer):
+class SceneSearchService(reembed.ReembedRpcs, pb_grpc.SceneSearchServicer):
     def __init__(
         self,
         deps: ServiceDeps | ActiveGeneration[ServiceDeps],
@@ -214,7 +214,8 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
     def Classify(
         self, request: pb.ClassifyRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ClassifyResult]:
-        results = self._d.analytics.classify(
+        d = self._d  # one generation answers the whole call
+        results = d.analytics.classify(
             request.video_ids,
             request.all_videos,
             convert.prompts_from_proto(request.prompts),
@@ -223,14 +224,17 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             request.min_visible_s,
         )
         for item in results:
-            yield convert.classification_to_proto(item)
+            message = convert.classification_to_proto(item)
+            message.model = d.model
+            yield message
 
     @grpc_errors
     def Timeline(
         self, request: pb.TimelineRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.TimelineResult]:
         threshold = request.threshold if request.HasField("threshold") else None
-        results = self._d.analytics.timeline(
+        d = self._d
+        results = d.analytics.timeline(
             request.video_ids,
             request.all_videos,
             convert.prompts_from_proto(request.prompts),
@@ -238,7 +242,9 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             threshold,
         )
         for item in results:
-            yield convert.timeline_to_proto(item)
+            message = convert.timeline_to_proto(item)
+            message.model = d.model
+            yield message
 
     @grpc_errors
     def GetThumbnail(
@@ -361,39 +367,3 @@ class SceneSearchService(pb_grpc.SceneSearchServicer):
             raise FailedPrecondition("this server does not answer temporal queries")
         steps, options = convert.temporal_from_proto(request)
         return convert.temporal_result_to_proto(self._d.temporal.search(steps, options))
-
-    # --- moving the library to another model ---------------------------------------------
-
-    def _mover(self) -> Reembedder:
-        if self._reembedder is None:
-            raise FailedPrecondition("this server cannot re-embed its library")
-        return self._reembedder
-
-    @grpc_errors
-    def Reembed(
-        self, request: pb.ReembedRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.ReembedProgress]:
-        move = self._mover().start(request.model, reembed.missing_from_proto(request.missing))
-        yield from reembed.follow(move.bulletin, context)
-
-    @grpc_errors
-    def GetReembed(
-        self, request: pb.GetReembedRequest, context: grpc.ServicerContext
-    ) -> pb.ReembedProgress:
-        return reembed.status_to_proto(self._mover().status())
-
-    @grpc_errors
-    def WatchReembed(
-        self, request: pb.GetReembedRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.ReembedProgress]:
-        move = self._mover().move
-        if move is None:
-            yield reembed.status_to_proto(self._mover().status())
-            return
-        yield from reembed.follow(move.bulletin, context)
-
-    @grpc_errors
-    def CancelReembed(
-        self, request: pb.CancelReembedRequest, context: grpc.ServicerContext
-    ) -> pb.ReembedProgress:
-        return reembed.status_to_proto(self._mover().cancel())

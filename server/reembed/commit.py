@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from scenesearch.server.errors import NotFound
 from scenesearch.server.reembed.frames import StoredIds
 from scenesearch.server.reembed.state import VideoState
 from scenesearch.server.storage.store import Store
+from scenesearch.server.storage.thumbnails import ThumbnailTable
 
 VIDEO_COLUMNS = (
     "id, path, content_hash, duration_s, fps, width, height, frame_count, scene_count, "
@@ -137,3 +138,13 @@ def copy_id_counters(source: Store, target: Store) -> None:
                 )
             else:
                 conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, seq))
+
+
+def copy_thumbnails(source: Store, target: Store, scene_ids: Sequence[int]) -> None:
+    """Thumbnails do not depend on the model: the moved scenes keep theirs (made again on
+    request if this is interrupted, as for data dirs from before thumbnails)."""
+    have, into = ThumbnailTable(source), ThumbnailTable(target)
+    for scene_id in scene_ids:
+        thumbnail = have.get(scene_id)
+        if thumbnail is not None:
+            into.put(scene_id, thumbnail)

@@ -22,7 +22,12 @@ from scenesearch.server.ingest.jobs import file_sha256
 from scenesearch.server.ingest.protocol import JobFailed, JobFinished, JobProgressed
 from scenesearch.server.ingest.worker import IngestWorker, WorkerCrashed
 from scenesearch.server.reembed.active import ActiveGeneration
-from scenesearch.server.reembed.commit import commit_video, remove_videos, settle_unavailable
+from scenesearch.server.reembed.commit import (
+    commit_video,
+    copy_thumbnails,
+    remove_videos,
+    settle_unavailable,
+)
 from scenesearch.server.reembed.frames import task_for
 from scenesearch.server.reembed.parts import Bulletin, GenerationParts
 from scenesearch.server.reembed.state import Missing, MoveState, MoveTable, VideoEntry, VideoState
@@ -142,6 +147,7 @@ class Move:
             outcome = self._wait(task.job_id, video)
             if isinstance(outcome, JobFinished):
                 commit_video(self.target, video, outcome.result, ids)
+                copy_thumbnails(source.store, self.target, ids.scene_ids)
                 self._publish(VideoEntry(video.id, video.path, VideoState.DONE))
                 return
             reason = outcome

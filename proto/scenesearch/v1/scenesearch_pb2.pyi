@@ -416,20 +416,22 @@ class PromptSummary(_message.Message):
     def __init__(self, label: _Optional[str] = ..., coverage_pct: _Optional[float] = ..., contains: _Optional[bool] = ..., first_seen_s: _Optional[float] = ..., visible_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ...) -> None: ...
 
 class ClassifyResult(_message.Message):
-    __slots__ = ("video_id", "video_path", "duration_s", "labels", "intervals", "prompts")
+    __slots__ = ("video_id", "video_path", "duration_s", "labels", "intervals", "prompts", "model")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     VIDEO_PATH_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
     PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     video_id: int
     video_path: str
     duration_s: float
     labels: _containers.RepeatedScalarFieldContainer[str]
     intervals: _containers.RepeatedCompositeFieldContainer[IntervalLabel]
     prompts: _containers.RepeatedCompositeFieldContainer[PromptSummary]
-    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., duration_s: _Optional[float] = ..., labels: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[IntervalLabel, _Mapping]]] = ..., prompts: _Optional[_Iterable[_Union[PromptSummary, _Mapping]]] = ...) -> None: ...
+    model: str
+    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., duration_s: _Optional[float] = ..., labels: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[IntervalLabel, _Mapping]]] = ..., prompts: _Optional[_Iterable[_Union[PromptSummary, _Mapping]]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class TimelineRequest(_message.Message):
     __slots__ = ("video_ids", "all_videos", "prompts", "smooth", "threshold")
@@ -456,20 +458,22 @@ class Curve(_message.Message):
     def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Iterable[float]] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ...) -> None: ...
 
 class TimelineResult(_message.Message):
-    __slots__ = ("video_id", "video_path", "duration_s", "times_s", "curves", "scene_starts_s")
+    __slots__ = ("video_id", "video_path", "duration_s", "times_s", "curves", "scene_starts_s", "model")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     VIDEO_PATH_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     TIMES_S_FIELD_NUMBER: _ClassVar[int]
     CURVES_FIELD_NUMBER: _ClassVar[int]
     SCENE_STARTS_S_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     video_id: int
     video_path: str
     duration_s: float
     times_s: _containers.RepeatedScalarFieldContainer[float]
     curves: _containers.RepeatedCompositeFieldContainer[Curve]
     scene_starts_s: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., duration_s: _Optional[float] = ..., times_s: _Optional[_Iterable[float]] = ..., curves: _Optional[_Iterable[_Union[Curve, _Mapping]]] = ..., scene_starts_s: _Optional[_Iterable[float]] = ...) -> None: ...
+    model: str
+    def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., duration_s: _Optional[float] = ..., times_s: _Optional[_Iterable[float]] = ..., curves: _Optional[_Iterable[_Union[Curve, _Mapping]]] = ..., scene_starts_s: _Optional[_Iterable[float]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class GetThumbnailRequest(_message.Message):
     __slots__ = ("scene_id",)
