@@ -83,6 +83,8 @@ class MilvusVectors:
         self._copy(
             self.frames, "SELECT id, video_id, scene_id, frame_no, time_s, vector FROM frames"
         )
+        for name in (self.scenes, self.frames):
+            self.client.flush(name)  # seal: sealed segments are indexed and scanned faster
         with self._store.write(searchable=False) as conn:
             conn.execute("UPDATE scenes SET vector = x''")
             conn.execute("UPDATE frames SET vector = x''")
