@@ -64,7 +64,9 @@ def scenes_of(client: SceneSearchClient, video_id: int) -> list[tuple[int, int, 
 
 
 @pytest.mark.slow  # about 40 s: two models, six ingests, a move, a restart
-def test_move_keeps_serving_then_swaps(tmp_path: Path, old_model: Path, new_model: Path) -> None:
+def test_move_keeps_serving_then_swaps(
+    tmp_path: Path, old_model: Path, new_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     media = (tmp_path / "media").resolve()
     first = videos(media, 4200, 4)
     late = videos(media, 4300, 1, prefix="late")[0]
@@ -90,6 +92,16 @@ def test_move_keeps_serving_then_swaps(tmp_path: Path, old_model: Path, new_mode
                 with pytest.raises(ClientError) as info:
                     client.reembed(model)
                 assert info.value.code == code, info.value
+            # A cancelled move leaves the library as it was and deletes its generation. (The
+            # worker's test hook hangs on the first video, so the move is surely mid-way.)
+            monkeypatch.setenv(FAULT_ENV, f"hang:{first[0].path.name}")
+            client.reembed(str(new_model), follow=False)
+            monkeypatch.delenv(FAULT_ENV)  # the next move's worker starts without it
+            wait_for(lambda: client.reembed_status().current is not None)
+            cancelled = client.cancel_reembed()
+            assert cancelled.state == "cancelled" and cancelled.videos_done == 0
+            assert not list((tmp_path / "data" / "generations").iterdir())
+            assert client.search_text("x").generation == "0"
             started = client.reembed(str(new_model), "keep", follow=False)
             assert started.state == "building" and started.target_model == str(new_model)
             with pytest.raises(ClientError) as info:

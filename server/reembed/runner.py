@@ -98,14 +98,13 @@ class Move:
                 if self._halt.is_set() or self._try_swap(self):
                     break
                 time.sleep(0.2)  # writes meanwhile: plan them, then try again
+        except Exception as exc:  # the server stays up; the move resumes at the next start
+            if not self._halt.is_set():  # else: the worker was stopped under it, as asked
+                log.exception("the move to %s failed", self.info.target_model)
+                self.table.set_state(MoveState.FAILED, f"{type(exc).__name__}: {exc}")
+        finally:
             if self._cancel.is_set():
                 self.table.set_state(MoveState.CANCELLED, "cancelled; the library is unchanged")
-        except Exception as exc:  # the server stays up; the move resumes at the next start
-            if self._halt.is_set():
-                return  # the worker was shut down under the video in flight
-            log.exception("the move to %s failed", self.info.target_model)
-            self.table.set_state(MoveState.FAILED, f"{type(exc).__name__}: {exc}")
-        finally:
             self._worker.shutdown()
             self._publish(final=True)
             self.ended.set()
@@ -151,6 +150,8 @@ class Move:
                 self._publish(VideoEntry(video.id, video.path, VideoState.DONE))
                 return
             reason = outcome
+            if self._halt.is_set():
+                return  # stopped under it: the video stays pending, not unavailable
         keep = self.info.missing is Missing.KEEP
         log.warning("video %d cannot be re-embedded (%s): %s", video.id, reason, entry.path)
         settle_unavailable(self.target, video, keep, reason)
