@@ -197,6 +197,7 @@ class SceneSearchService(reembed.ReembedRpcs, pb_grpc.SceneSearchServicer):
             )
         )
         response.generation = d.generation
+        response.store_id, response.library_version = d.store.store_id, d.store.generation()
         return response
 
     @grpc_errors

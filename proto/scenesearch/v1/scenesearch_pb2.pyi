@@ -286,7 +286,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("video_count", "scene_count", "frame_count", "model", "dimension", "device", "index_kind", "index_params", "index_note", "index_size", "jobs_queued", "jobs_running", "generation")
+    __slots__ = ("video_count", "scene_count", "frame_count", "model", "dimension", "device", "index_kind", "index_params", "index_note", "index_size", "jobs_queued", "jobs_running", "generation", "store_id", "library_version")
     class IndexParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -307,6 +307,8 @@ class GetStatsResponse(_message.Message):
     JOBS_QUEUED_FIELD_NUMBER: _ClassVar[int]
     JOBS_RUNNING_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIBRARY_VERSION_FIELD_NUMBER: _ClassVar[int]
     video_count: int
     scene_count: int
     frame_count: int
@@ -320,7 +322,9 @@ class GetStatsResponse(_message.Message):
     jobs_queued: int
     jobs_running: int
     generation: str
-    def __init__(self, video_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., frame_count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., index_kind: _Optional[str] = ..., index_params: _Optional[_Mapping[str, str]] = ..., index_note: _Optional[str] = ..., index_size: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ..., generation: _Optional[str] = ...) -> None: ...
+    store_id: str
+    library_version: int
+    def __init__(self, video_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., frame_count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., index_kind: _Optional[str] = ..., index_params: _Optional[_Mapping[str, str]] = ..., index_note: _Optional[str] = ..., index_size: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ..., generation: _Optional[str] = ..., store_id: _Optional[str] = ..., library_version: _Optional[int] = ...) -> None: ...
 
 class RebuildIndexRequest(_message.Message):
     __slots__ = ("kind", "params")
