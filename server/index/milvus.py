@@ -66,6 +66,9 @@ class MilvusIndex(LiveIndex):
         self._rebuild_lock = threading.Lock()
         self._count = 0
         self.generation = -1
+        # A search replica (server/replica/) serves the primary's index as it is: it never
+        # builds, drops or writes anything; follow() tracks the primary's kind instead.
+        self.read_only = vectors.read_only
 
     @property
     def kind(self) -> str:
@@ -93,7 +96,9 @@ class MilvusIndex(LiveIndex):
         self._count = self._store.counts()[1]
         self.generation = self._store.generation()
         reason = self._mismatch()
-        if reason:
+        if reason and self.read_only:
+            log.warning("serving the primary's Milvus index as it is: %s", reason)
+        elif reason:
             log.info("building the Milvus %s index: %s", self._kind, reason)
             self.rebuild(self._kind, self._params)
 
@@ -127,6 +132,8 @@ class MilvusIndex(LiveIndex):
         kind = check_choice("index kind", kind, INDEX_KINDS)
         spec = KINDS[kind]
         build = spec.build(params, self._store.dim)  # bad params fail before any change
+        if self.read_only:
+            raise ValueError("a search replica cannot rebuild the index; ask the primary")
         with self._rebuild_lock, self._lock.write(), self._metrics.backend("milvus", "rebuild"):
             started = time.perf_counter()
             if spec.binary:
@@ -149,6 +156,15 @@ class MilvusIndex(LiveIndex):
             seconds = time.perf_counter() - started
         log.info("built Milvus %s index: %d vectors in %.2fs", kind, self._count, seconds)
         return self._count, seconds
+
+    def follow(self, kind: str, params: Mapping[str, str], count: int, generation: int) -> None:
+        """Read-only: serve what the primary built (its kind and parameters, after a
+        RebuildIndex on the primary) and count what the replica's catalog holds."""
+        kind = check_choice("index kind", kind, INDEX_KINDS)
+        KINDS[kind].build(params, self._store.dim)  # unknown parameters fail here
+        with self._lock.write():
+            self._kind, self._params = kind, dict(params)
+            self._count, self.generation = count, generation
 
     def _wait_indexed(self, collection: str, field: str) -> None:
         """Index building is asynchronous: wait until every sealed row is indexed, so the
@@ -191,7 +207,7 @@ class MilvusIndex(LiveIndex):
     def add(self, ids: Ids, vectors: Vectors, generation: int) -> None:
         ids = as_ids(ids)
         with self._lock.read(), self._metrics.backend("milvus", "add"):
-            if KINDS[self._kind].binary:
+            if KINDS[self._kind].binary and not self.read_only:
                 hasher = SimHash(self._store.dim, lsh_nbits(self._params))
                 self._insert_codes(self._codes_name(self._params), hasher, ids, vectors)
             self._count += len(ids)
@@ -200,7 +216,7 @@ class MilvusIndex(LiveIndex):
     def remove(self, ids: Ids, generation: int) -> None:
         ids = as_ids(ids)
         with self._lock.read(), self._metrics.backend("milvus", "remove"):
-            if KINDS[self._kind].binary and len(ids):
+            if KINDS[self._kind].binary and len(ids) and not self.read_only:
                 self._client.delete(self._codes_name(self._params), ids=ids.tolist())
             self._count = max(0, self._count - len(ids))
             self.generation = generation

@@ -33,9 +33,12 @@ FRAME_FIELDS = ("video_id", "scene_id", "frame_no", "time_s")
 class MilvusVectors:
     name = "milvus"
 
-    def __init__(self, store: Store, target: MilvusTarget) -> None:
+    def __init__(self, store: Store, target: MilvusTarget, read_only: bool = False) -> None:
         self._store = store  # the catalog: scene ids for rebuild reads
         self.target = target
+        # A search replica's mirror (server/replica/) reads another store's collections: it
+        # never creates, adopts, writes or deletes anything in Milvus.
+        self.read_only = read_only
         self.client: Any = target.client()
         base = target.collection_base(store.store_id)
         self.scenes, self.frames = base + "_scenes", base + "_frames"
@@ -51,6 +54,15 @@ class MilvusVectors:
         from pymilvus import DataType, MilvusClient
 
         self.dim = dim
+        if self.read_only:
+            missing = [n for n in (self.scenes, self.frames) if not self.client.has_collection(n)]
+            if missing:
+                raise ValueError(  # cannot start: the operator fixes a flag
+                    f"Milvus has no collection {', '.join(missing)}: the primary's store has "
+                    "not created them yet, or --milvus-uri/--milvus-db/--milvus-prefix differ "
+                    "from the primary's"
+                )
+            return
         for name, fields in ((self.scenes, SCENE_FIELDS), (self.frames, FRAME_FIELDS)):
             if self.client.has_collection(name):
                 self.client.load_collection(name)
@@ -118,6 +130,7 @@ class MilvusVectors:
         return b""  # the catalog rows keep no vector in this mode
 
     def write_video(self, video_id: int, scene_ids: Sequence[int], result: IngestResult) -> None:
+        self._writable()
         self.delete_video(video_id)  # rows an interrupted attempt may have left
         scenes = [
             {
@@ -146,6 +159,7 @@ class MilvusVectors:
         self.insert(self.frames, frames)
 
     def insert(self, collection: str, rows: list[dict[str, Any]]) -> None:
+        self._writable()
         for start in range(0, len(rows), INSERT_BATCH):
             self.client.insert(collection, rows[start : start + INSERT_BATCH])
 
@@ -153,9 +167,14 @@ class MilvusVectors:
         self.purge([video_id])
 
     def purge(self, video_ids: Sequence[int]) -> None:
+        self._writable()
         for chunk in chunked(video_ids):
             for name in (self.scenes, self.frames):
                 self.client.delete(name, filter=f"video_id in {id_list(chunk)}")
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyVectors(f"{self.scenes} is opened read-only (a search replica)")
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -219,3 +238,7 @@ class MilvusVectors:
             vectors=as_matrix([r["vector"] for r in rows], self.dim),
             scene_ids=np.fromiter((r["scene_id"] for r in rows), dtype=np.int64, count=len(rows)),
         )
+
+
+class ReadOnlyVectors(RuntimeError):
+    """A write reached a read-only MilvusVectors (a bug: replicas never write)."""
