@@ -88,6 +88,7 @@ def test_move_keeps_serving_then_swaps(
                 (str(tmp_path / "no-such-model"), grpc.StatusCode.INVALID_ARGUMENT),
                 (str(old_model), grpc.StatusCode.INVALID_ARGUMENT),
                 (str(media), grpc.StatusCode.INVALID_ARGUMENT),  # a directory, no checkpoint
+                ("nobody/no-such-model", grpc.StatusCode.INVALID_ARGUMENT),  # offline hub id
             ]:
                 with pytest.raises(ClientError) as info:
                     client.reembed(model)

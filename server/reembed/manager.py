@@ -89,6 +89,10 @@ class Reembedder:
                     "google/siglip-base-patch16-224"
                 )
             embedder = self._load_checked(model)
+            active = self._layout.active()
+            for stale in self._layout.others():  # a failed move's generation: replaced
+                if stale.number > active.number:
+                    self._layout.remove(stale)
             generation = self._layout.new_generation(model)
             store = self._open_store(generation.path)
             store.bind_model(model, embedder.dim)
@@ -128,6 +132,11 @@ class Reembedder:
     def resume(self) -> Move | None:
         """At start-up: continue an unfinished move, tidy a cancelled one."""
         active = self._layout.active()
+        table = MoveTable(self._active.deps.store, active.name)
+        info = table.info()
+        if info is not None and info.state is not MoveState.DONE:
+            # A crash between the pointer write (the swap's commit point) and this mark.
+            table.set_state(MoveState.DONE, f"the library now answers with {info.target_model}")
         for generation in self._layout.others():
             if generation.number <= active.number:
                 continue
