@@ -80,6 +80,10 @@ class Settings:
     metrics_port: int | None = None
     backend: str = "faiss"
     milvus: MilvusTarget | None = None  # --backend milvus only
+    # host:port of the primary this server is a read-only search replica of (server/replica/).
+    replica_of: str = ""
+    # Seconds between a replica's polls of the primary's GetStats (it bounds the staleness).
+    replica_sync_s: float = 1.0
 
     def __post_init__(self) -> None:
         check_choice("index kind", self.index_kind, INDEX_KINDS)
@@ -87,6 +91,13 @@ class Settings:
         if self.backend == "milvus" and self.milvus is None:
             raise ValueError("--backend milvus needs --milvus-uri, e.g. http://127.0.0.1:19530")
         check_choice("runtime", self.runtime, RUNTIMES)
+        if self.replica_of and self.backend != "milvus":
+            raise ValueError(
+                "--replica-of needs --backend milvus (with the primary's --milvus-uri): a "
+                "faiss primary's vectors live in its own files, out of another machine's reach"
+            )
+        if not self.replica_sync_s > 0:
+            raise ValueError(f"--replica-sync-s must be positive, got {self.replica_sync_s}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
@@ -218,6 +229,21 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "without the auth token: keep it on a network only Prometheus can reach",
     )
     add_backend_arguments(parser)
+    parser.add_argument(
+        "--replica-of",
+        default=env.get("SCENESEARCH_REPLICA_OF", ""),
+        metavar="HOST:PORT",
+        help="serve as a read-only search replica of this primary (--backend milvus, same "
+        "Milvus): the data dir holds a copy of the primary's catalog, synced in the "
+        "background; writes are refused with the primary's address (env SCENESEARCH_REPLICA_OF)",
+    )
+    parser.add_argument(
+        "--replica-sync-s",
+        type=float,
+        default=DEFAULTS.replica_sync_s,
+        help="seconds between a replica's checks of the primary for changes: how stale its "
+        "library may be",
+    )
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -325,4 +351,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         metrics_port=args.metrics_port,
         backend=args.backend,
         milvus=milvus_target_from_args(args),
+        replica_of=args.replica_of,
+        replica_sync_s=args.replica_sync_s,
     )

@@ -1,0 +1,1 @@
+"""Stateless search replicas (`serve --backend milvus --replica-of PRIMARY`)."""
