@@ -143,6 +143,7 @@ class IngestWorker:
         self._stopped = False
         self._tasks: Any = None
         self._events: Any = None
+        self._ready = False  # its model is loaded (start() returned)
 
     def launch(self) -> None:
         """Start the process without waiting: its model loads while the server starts up."""
@@ -164,7 +165,10 @@ class IngestWorker:
         self._process.start()
 
     def start(self) -> None:
-        """Launch if needed, then wait until the worker's model is loaded."""
+        """Launch if needed, then wait until the worker's model is loaded. A worker already
+        started (a re-embed's, handed to the new generation's job runner) returns at once."""
+        if self._ready and self._process is not None and self._process.is_alive():
+            return
         if self._process is None:
             self.launch()
         try:
@@ -175,6 +179,7 @@ class IngestWorker:
         if isinstance(event, WorkerFatal):
             self.stop()
             raise ModelLoadError(f"the ingest worker could not start: {event.message}")
+        self._ready = True
 
     def send(self, task: Any) -> None:  # an IngestTask, or a reembed.frames.ReembedTask
         self._tasks.put(task)
@@ -197,6 +202,7 @@ class IngestWorker:
     def stop(self) -> None:
         with self._lifecycle:
             process, self._process = self._process, None
+            self._ready = False
             if process is None:
                 return
             if process.is_alive():

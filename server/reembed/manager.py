@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 LoadEmbedder = Callable[[str], DualEncoder]
 MakeWorker = Callable[[str], IngestWorker]
-# (generation name, model id, its loaded embedder) -> the generation's wiring
-BuildParts = Callable[[str, str, DualEncoder], GenerationParts]
+# (generation name, model id, its loaded embedder, its started worker) -> its wiring
+BuildParts = Callable[[str, str, DualEncoder, IngestWorker], GenerationParts]
 
 
 def same_model(a: str, b: str) -> bool:
@@ -113,8 +113,8 @@ class Reembedder:
             ) from exc
 
     def _launch(self, table: MoveTable, store: Store, model: str, embedder: DualEncoder) -> Move:
-        def build(name: str) -> GenerationParts:
-            return self._build(name, model, embedder)
+        def build(name: str, worker: IngestWorker) -> GenerationParts:
+            return self._build(name, model, embedder, worker)
 
         swapper = Swapper(self._layout, self._active, build, self._retire)
         worker = self._make_worker(model)

@@ -61,11 +61,20 @@ class Move:
         self.bulletin = Bulletin(status)
         self._thread = threading.Thread(target=self._run, name="reembed", daemon=True)
         self.ended = threading.Event()
+        self._handed_over = False
         self.on_end: Callable[[Move], None] | None = None
 
     @property
     def running(self) -> bool:
         return not self.ended.is_set()
+
+    @property
+    def worker(self) -> IngestWorker:
+        return self._worker
+
+    def hand_over_worker(self) -> None:
+        """The worker (its model loaded) goes on as the new generation's ingest worker."""
+        self._handed_over = True
 
     def start(self) -> Move:
         self._thread.start()
@@ -105,7 +114,8 @@ class Move:
         finally:
             if self._cancel.is_set():
                 self.table.set_state(MoveState.CANCELLED, "cancelled; the library is unchanged")
-            self._worker.shutdown()
+            if not self._handed_over:
+                self._worker.shutdown()
             self._publish(final=True)
             self.ended.set()
             if self.on_end is not None:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from scenesearch.server.errors import SceneSearchError
+from scenesearch.server.ingest.worker import IngestWorker
 from scenesearch.server.query.concepts import ConceptSpec
 from scenesearch.server.reembed.active import ActiveGeneration
 from scenesearch.server.reembed.commit import copy_id_counters
@@ -28,8 +29,8 @@ from scenesearch.server.storage.concepts import ConceptTable
 log = logging.getLogger(__name__)
 
 # Build the wiring of a generation (by name) for the target model: store, index, job runner
-# (its own worker), search, analytics, concepts.
-BuildGeneration = Callable[[str], GenerationParts]
+# (given the move's worker, already running the model), search, analytics, concepts.
+BuildGeneration = Callable[[str, IngestWorker], GenerationParts]
 
 
 def jobs_in_flight(parts: GenerationParts) -> int:
@@ -57,7 +58,8 @@ class Swapper:
             if jobs_in_flight(source) or not move.sync_plan():
                 return False
             copy_id_counters(source.store, move.target)
-            target = self._build(move.table.generation)
+            target = self._build(move.table.generation, move.worker)
+            move.hand_over_worker()
             retrain_concepts(source, target, move.table)
             kept = move.table.entries(VideoState.KEPT)
             old = self._layout.pointer()
