@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from scenesearch.server.api.limits import ConcurrencyLimiter
 from scenesearch.server.api.service import SceneSearchService, ServiceDeps
 from scenesearch.server.config import Settings
 from scenesearch.server.embedder import DualEncoder, load_embedder
+from scenesearch.server.errors import ModelMismatch
 from scenesearch.server.index.backends import REGISTRY as BACKENDS
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.importer import VideoImporter
@@ -39,6 +41,7 @@ from scenesearch.server.reembed.active import ActiveGeneration
 from scenesearch.server.reembed.layout import Layout
 from scenesearch.server.reembed.manager import Reembedder
 from scenesearch.server.reembed.startup import active_generation
+from scenesearch.server.replica.wiring import NoJobs, open_replica
 from scenesearch.server.storage.catalog import Catalog
 from scenesearch.server.storage.concepts import ConceptTable
 from scenesearch.server.storage.store import Store
@@ -65,6 +68,9 @@ class RunningServer:
     # The Prometheus endpoint (--metrics-port), with the port it bound; None when off.
     metrics: MetricsEndpoint | None = None
     reembedder: Reembedder | None = None
+    # Run after the gRPC server stopped (a replica's sync thread); why it stopped by itself.
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    failure: str | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
     _saver_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -81,6 +87,8 @@ class RunningServer:
             return
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
+        for hook in self.on_stop:
+            hook()
         if self.metrics is not None:
             self.metrics.stop()
         self._saver_stop.set()
@@ -93,6 +101,11 @@ class RunningServer:
 
     def wait(self) -> None:
         self.stopped.wait()
+
+    def fail(self, reason: str, grace_s: float = 5.0) -> None:
+        """Stop serving for good (serve() then exits non-zero with `reason`)."""
+        self.failure = reason
+        threading.Thread(target=self.stop, args=(grace_s,), name="stop").start()
 
     def save_periodically(self, every_s: float) -> None:
         def loop() -> None:
@@ -107,6 +120,8 @@ class RunningServer:
 
 def start_server(settings: Settings) -> RunningServer:
     """Load everything, then listen. Raises ModelLoadError / ModelMismatch with advice."""
+    if settings.replica_of:
+        return start_replica(settings)
     # The data dir's active generation decides the model (see reembed/startup.py).
     generation, model = active_generation(settings.data_dir, settings.model)
     settings = replace(settings, model=model)
@@ -159,19 +174,40 @@ def build_generation(
     index = backend.index(store, in_generation, metrics)
     metrics.watch_index(index)
     index.open()
+
+    def start_jobs(catalog: Catalog) -> JobRunner:
+        jobs = JobRunner(
+            store,
+            catalog,
+            worker,
+            stall_timeout_s=settings.stall_timeout_s,
+            max_queued=settings.max_queued_jobs,
+            metrics=metrics,
+        )
+        metrics.watch_jobs(jobs.counts)
+        jobs.start()
+        return jobs
+
+    return serving_deps(settings, store, index, model, embedder, generation, start_jobs, metrics)
+
+
+def serving_deps(
+    settings: Settings,
+    store: Store,
+    index: LiveIndex,
+    model: str,
+    embedder: DualEncoder,
+    generation: str,
+    start_jobs: Callable[[Catalog], JobRunner],
+    metrics: Metrics,
+    imports: bool = True,
+) -> ServiceDeps:
+    """The parts that answer RPCs over an open store and index (a primary's generation, or
+    a replica's mirror)."""
     thumbnail_table = ThumbnailTable(store)
     catalog = Catalog(store, index, thumbnail_table)
     files = VideoFiles(settings.data_dir, settings.media_roots, settings.keep_uploads)
-    jobs = JobRunner(
-        store,
-        catalog,
-        worker,
-        stall_timeout_s=settings.stall_timeout_s,
-        max_queued=settings.max_queued_jobs,
-        metrics=metrics,
-    )
-    metrics.watch_jobs(jobs.counts)
-    jobs.start()
+    jobs = start_jobs(catalog)
     texts = TextBatcher(embedder.embed_texts, metrics=metrics)
     concepts = ConceptBook(
         store, ConceptTable(store), embedder.embed_texts, embedder.embed_image_bytes
@@ -185,7 +221,7 @@ def build_generation(
         calibrate=embedder.calibrate,
         concepts=concepts.vector,
     )
-    engine.exact_limits.update(backend.exact_limits)
+    engine.exact_limits.update(BACKENDS[settings.backend].exact_limits)
     return ServiceDeps(
         store=store,
         index=index,
@@ -203,7 +239,7 @@ def build_generation(
         device=embedder.describe(),
         files=files,
         thumbnails=Thumbnails(store, thumbnail_table, files),
-        importer=VideoImporter(store, catalog, model),
+        importer=VideoImporter(store, catalog, model) if imports else None,
         temporal=TemporalEngine(store, index, engine),
         concepts=concepts,
         generation=generation,
@@ -231,6 +267,61 @@ def _start(settings: Settings, worker: IngestWorker, generation: str) -> Running
             directory, BACKENDS[settings.backend].vectors(settings)
         ),
     )
+    try:
+        server, port, health_servicer, endpoint = _listen(
+            settings, SceneSearchService(active, reembedder), metrics
+        )
+    except BaseException:
+        deps.jobs.stop()
+        raise
+    running = RunningServer(
+        server,
+        port,
+        active,
+        health_servicer,
+        settings.data_dir,
+        metrics=endpoint,
+        reembedder=reembedder,
+    )
+    running.save_periodically(5.0)
+    reembedder.resume()  # a move that a stop or a crash interrupted goes on
+    _log_listening(settings, port, embedder, deps)
+    return running
+
+
+def start_replica(settings: Settings) -> RunningServer:
+    """`--replica-of`: a read-only search server over the primary's Milvus (server/replica/)."""
+    metrics: Metrics = PrometheusMetrics() if settings.metrics_port is not None else NO_METRICS
+    replica = open_replica(settings, metrics)  # checks the primary before the model loads
+    try:
+        embedder = load_model(settings, settings.model)
+        replica.store.bind_model(settings.model, embedder.dim)
+        metrics.watch_index(replica.index)
+        replica.mirror.sync()  # the whole library before the first request
+        deps = serving_deps(
+            settings, replica.store, replica.index, settings.model, embedder, "0",
+            lambda catalog: cast(JobRunner, NoJobs()), metrics, imports=False,
+        )  # fmt: skip
+        active = ActiveGeneration(deps)
+        server, port, health_servicer, endpoint = _listen(
+            settings, SceneSearchService(active), metrics, replica.interceptor
+        )
+    except BaseException:
+        replica.close()
+        raise
+    running = RunningServer(server, port, active, health_servicer, settings.data_dir, endpoint)
+    running.on_stop.append(replica.close)
+    replica.start_sync(settings.replica_sync_s, running.fail)
+    _log_listening(settings, port, embedder, deps)
+    return running
+
+
+def _listen(
+    settings: Settings,
+    servicer: SceneSearchService,
+    metrics: Metrics,
+    guard: grpc.ServerInterceptor | None = None,
+) -> tuple[grpc.Server, int, health.HealthServicer, MetricsEndpoint | None]:
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -240,13 +331,15 @@ def _start(settings: Settings, worker: IngestWorker, generation: str) -> Running
         interceptors.append(RpcMetricsInterceptor(metrics))
     if settings.auth_token:
         interceptors.append(BearerTokenInterceptor(settings.auth_token))
+    if guard is not None:
+        interceptors.append(guard)
     interceptors.append(ConcurrencyLimiter(settings.max_concurrent_rpcs))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         options=options,
         interceptors=interceptors,
     )
-    pb_grpc.add_SceneSearchServicer_to_server(SceneSearchService(active, reembedder), server)
+    pb_grpc.add_SceneSearchServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -260,31 +353,17 @@ def _start(settings: Settings, worker: IngestWorker, generation: str) -> Running
     else:
         port = server.add_insecure_port(settings.address)
     if port == 0:
-        deps.jobs.stop()
         raise OSError(f"could not listen on {settings.address}")
     endpoint = None
     if isinstance(metrics, PrometheusMetrics) and settings.metrics_port is not None:
-        try:
-            endpoint = serve_metrics(
-                metrics.registry, host_of(settings.address), settings.metrics_port
-            )
-        except OSError:
-            deps.jobs.stop()
-            raise
+        endpoint = serve_metrics(metrics.registry, host_of(settings.address), settings.metrics_port)
     server.start()
     for name in (SERVICE_NAME, ""):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(
-        server,
-        port,
-        active,
-        health_servicer,
-        settings.data_dir,
-        metrics=endpoint,
-        reembedder=reembedder,
-    )
-    running.save_periodically(5.0)
-    reembedder.resume()  # a move that a stop or a crash interrupted goes on
+    return server, port, health_servicer, endpoint
+
+
+def _log_listening(settings: Settings, port: int, embedder: DualEncoder, deps: ServiceDeps) -> None:
     host = settings.address.rsplit(":", 1)[0]
     log.info(
         "scenesearch listening on %s:%d (model %s on %s, %s index, %d vectors)",
@@ -295,7 +374,6 @@ def _start(settings: Settings, worker: IngestWorker, generation: str) -> Running
         deps.index.kind,
         deps.index.count(),
     )
-    return running
 
 
 def serve(settings: Settings) -> None:
@@ -312,3 +390,5 @@ def serve(settings: Settings) -> None:
         print(f"scenesearch metrics on port {running.metrics.port} (/metrics)", flush=True)
     print(f"scenesearch listening on port {running.port}", flush=True)
     running.wait()
+    if running.failure is not None:  # exits non-zero, for a supervisor to act on
+        raise ModelMismatch(running.failure)
