@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +19,7 @@ from scenesearch.server.domain import IngestResult, Vectors
 from scenesearch.server.storage.milvus_target import MilvusTarget, as_matrix, id_list
 from scenesearch.server.storage.schema import FrameMatrix, from_blobs
 from scenesearch.server.storage.vector_reads import CHUNK, chunked, concat_frames, in_given_order
-
-if TYPE_CHECKING:
-    from scenesearch.server.storage.store import Store
+from scenesearch.server.storage.vectors import CatalogView
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ FRAME_FIELDS = ("video_id", "scene_id", "frame_no", "time_s")
 class MilvusVectors:
     name = "milvus"
 
-    def __init__(self, store: Store, target: MilvusTarget, read_only: bool = False) -> None:
+    def __init__(self, store: CatalogView, target: MilvusTarget, read_only: bool = False) -> None:
         self._store = store  # the catalog: scene ids for rebuild reads
         self.target = target
         # A search replica's mirror (server/replica/) reads another store's collections: it
@@ -131,7 +129,9 @@ class MilvusVectors:
 
     def write_video(self, video_id: int, scene_ids: Sequence[int], result: IngestResult) -> None:
         self._writable()
-        self.delete_video(video_id)  # rows an interrupted attempt may have left
+        # No delete first: rows of an attempt a crash interrupted were purged at start-up,
+        # and a commit that failed dropped its own (Store.add_video). A delete by video id
+        # costs Milvus 2.3 a strongly consistent query per collection (~0.3 s each here).
         scenes = [
             {
                 "id": int(sid),

@@ -31,17 +31,16 @@ from scenesearch.server.storage.layout import MMAP_BYTES, PAGE_SIZE, migrate_pag
 from scenesearch.server.storage.schema import (
     SCHEMA,
     SCHEMA_VERSION,
-    FrameMatrix,
     scene_from_row,
     video_from_row,
 )
 from scenesearch.server.storage.vector_reads import SqliteVectors, chunked, placeholders
-from scenesearch.server.storage.vectors import VectorStore, VectorStoreFactory
+from scenesearch.server.storage.vectors import VectorsOfStore, VectorStore, VectorStoreFactory
 
 log = logging.getLogger(__name__)
 
 
-class Store:
+class Store(VectorsOfStore):
     """Thread-safe access to one data dir's database: a connection per thread, one writer.
     The vectors live in `self.vectors` (SQLite rows by default; see storage/vectors.py)."""
 
@@ -206,9 +205,19 @@ class Store:
                 self.vectors.write_video(video_id, scene_ids, result)
         except BaseException:
             if written:  # the catalog did not commit: drop the vectors again
-                self.vectors.delete_video(video_id)
+                self._drop_uncommitted(video_id)
             raise
         return self.get_video(video_id), scene_ids
+
+    def _drop_uncommitted(self, video_id: int) -> None:
+        """Vectors of a commit that failed; if the vector store fails too, the video is
+        recorded for purge_vectors, since its scene ids may be handed out again."""
+        try:
+            self.vectors.delete_video(video_id)
+        except Exception:
+            log.exception("could not drop the vectors of video %d; dropped at next start", video_id)
+            with self.write(searchable=False) as conn:
+                conn.execute("INSERT OR IGNORE INTO vector_deletes VALUES (?)", (video_id,))
 
     def _insert_video(
         self, conn: sqlite3.Connection, video_id: int, result: IngestResult
@@ -373,23 +382,6 @@ class Store:
             "(SELECT COUNT(*) FROM frames)"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
-
-    # --- vectors (storage/vectors.py) -----------------------------------------------------
-
-    def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
-        return self.vectors.lookup_vectors(ids)
-
-    def sample_scene_vectors(self, limit: int) -> Vectors:
-        return self.vectors.sample_scene_vectors(limit)
-
-    def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
-        return self.vectors.iter_scene_vectors(batch)
-
-    def frames_of_scenes(self, scene_ids: Sequence[int], ordered: bool = True) -> FrameMatrix:
-        return self.vectors.frames_of_scenes(scene_ids, ordered)
-
-    def frames_of_video(self, video_id: int) -> FrameMatrix:
-        return self.vectors.frames_of_video(video_id)
 
     def scene_video_pairs(self, after_id: int) -> np.ndarray:
         """(n, 2) array of (scene id, video id) for every scene with id > after_id."""

@@ -13,16 +13,16 @@ Deletes go the other way: the catalog first, then `delete_video`.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 import numpy as np
+import sqlite_utils
 
 from scenesearch.server.domain import IngestResult, Vectors
 from scenesearch.server.storage.schema import FrameMatrix
-
-if TYPE_CHECKING:
-    from scenesearch.server.storage.store import Store
 
 
 class VectorStore(Protocol):
@@ -61,5 +61,39 @@ class VectorStore(Protocol):
     def frames_of_video(self, video_id: int) -> FrameMatrix: ...
 
 
+class CatalogView(Protocol):
+    """What a VectorStore may use of the store that owns it (storage/store.py's Store)."""
+
+    @property
+    def store_id(self) -> str: ...
+
+    @property
+    def db(self) -> sqlite_utils.Database: ...
+
+    def write(self, searchable: bool = True) -> AbstractContextManager[sqlite3.Connection]: ...
+
+
 # Makes the VectorStore of a store once its catalog is open.
-VectorStoreFactory = Callable[["Store"], VectorStore]
+VectorStoreFactory = Callable[[CatalogView], VectorStore]
+
+
+class VectorsOfStore:
+    """The vector reads of a Store, answered by its VectorStore (kept here so the catalog
+    module stays about the catalog)."""
+
+    vectors: VectorStore
+
+    def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
+        return self.vectors.lookup_vectors(ids)
+
+    def sample_scene_vectors(self, limit: int) -> Vectors:
+        return self.vectors.sample_scene_vectors(limit)
+
+    def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]:
+        return self.vectors.iter_scene_vectors(batch)
+
+    def frames_of_scenes(self, scene_ids: Sequence[int], ordered: bool = True) -> FrameMatrix:
+        return self.vectors.frames_of_scenes(scene_ids, ordered)
+
+    def frames_of_video(self, video_id: int) -> FrameMatrix:
+        return self.vectors.frames_of_video(video_id)
