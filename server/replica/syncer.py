@@ -44,6 +44,8 @@ class Syncer:
                 self._on_failure(str(exc))
                 return
             except grpc.RpcError as exc:
+                if self._stop.is_set():
+                    return  # stopped under the sync, its channel closed: nothing to report
                 if not unreachable:
                     log.warning(
                         "replica: the primary does not answer (%s); serving the library as "
@@ -53,6 +55,8 @@ class Syncer:
                 unreachable = True
                 continue
             except Exception:
+                if self._stop.is_set():
+                    return
                 log.exception("replica: sync failed; trying again")
                 continue
             if unreachable:
