@@ -75,6 +75,8 @@ class SearchFilters:
     time_to_s: float | None = None
     sort_by_time: bool = False  # by video, then start time, instead of by score
     calibrated: bool = False  # min_score applies to the calibrated score, not the cosine
+    # a retained generation (videos a re-embed kept on the old model); "" the active one
+    generation: str = ""
 
     def apply(self, request: pb.SearchRequest) -> None:
         request.per_video_limit = self.per_video_limit
@@ -85,6 +87,7 @@ class SearchFilters:
         request.sort_by_time = self.sort_by_time
         if self.calibrated:
             request.min_score_kind = pb.SCORE_KIND_CALIBRATED
+        request.generation = self.generation
 
 
 @dataclass(frozen=True, slots=True)

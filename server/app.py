@@ -40,6 +40,7 @@ from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.reembed.active import ActiveGeneration
 from scenesearch.server.reembed.layout import Layout
 from scenesearch.server.reembed.manager import Reembedder
+from scenesearch.server.reembed.retained import open_retained
 from scenesearch.server.reembed.startup import active_generation
 from scenesearch.server.replica.wiring import NoJobs, open_replica
 from scenesearch.server.storage.catalog import Catalog
@@ -265,6 +266,9 @@ def _start(settings: Settings, worker: IngestWorker, generation: str) -> Running
         stall_timeout_s=settings.stall_timeout_s,
         open_store=lambda directory: Store.open(
             directory, BACKENDS[settings.backend].vectors(settings)
+        ),
+        open_engine=lambda name, model: open_retained(
+            settings, name, model, lambda m: load_model(settings, m)
         ),
     )
     try:

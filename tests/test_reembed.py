@@ -23,7 +23,7 @@ import grpc
 import pytest
 
 from scenesearch.client.concepts import ConceptExamples
-from scenesearch.client.remote import ClientError, QueryTerm, SceneSearchClient
+from scenesearch.client.remote import ClientError, QueryTerm, SceneSearchClient, SearchFilters
 from scenesearch.server.app import start_server
 from scenesearch.server.ingest.worker import FAULT_ENV
 from tests.conftest import make_settings
@@ -143,6 +143,14 @@ def test_move_keeps_serving_then_swaps(
             assert retrained.info.model == str(new_model) and retrained.info.usable
             assert len(retrained.weights) == client.stats().dimension != 64  # NEW's dimension
             assert client.search_terms([QueryTerm(concept="first-scenes")]).hits
+            # The kept video stays searchable on the old model, in the retained generation.
+            kept = client.search_text("anything", filters=SearchFilters(generation="0"))
+            assert (kept.model, kept.generation) == (str(old_model), "0")
+            assert {h.video_id for h in kept.hits} == {ids[3]}
+            for bad, code in [("7-nothing", grpc.StatusCode.NOT_FOUND)]:
+                with pytest.raises(ClientError) as info:
+                    client.search_text("x", filters=SearchFilters(generation=bad))
+                assert info.value.code == code
             # The kept video's file comes back: ingesting it fills it in, under its id.
             again = client.ingest_path(str(gone.rename(media / "restored.mp4"))).video_id
             assert again == ids[3] and client.get_video(again).video.status == "ready"

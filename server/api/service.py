@@ -137,8 +137,13 @@ class SceneSearchService(reembed.ReembedRpcs, pb_grpc.SceneSearchServicer):
     @grpc_errors
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
         d = self._d  # one generation answers the whole call
-        result = d.engine.search(convert.query_from_proto(request), convert.search_options(request))
-        response = convert.search_result_to_proto(result)
+        query, options = convert.query_from_proto(request), convert.search_options(request)
+        if request.generation and request.generation != d.generation:  # kept on an old model
+            result, model = self._mover().search_retained(request.generation, query, options)
+            response = convert.search_result_to_proto(result)
+            response.model, response.generation = model, request.generation
+            return response
+        response = convert.search_result_to_proto(d.engine.search(query, options))
         response.model, response.generation = d.model, d.generation
         return response
 

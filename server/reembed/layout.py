@@ -67,6 +67,13 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def same_model(a: str, b: str) -> bool:
+    """Model ids name the same checkpoint (a directory given two ways counts as one)."""
+    if a == b:
+        return True
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
 class Layout:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir

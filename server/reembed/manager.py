@@ -8,7 +8,6 @@ move unfinished resumes it; a cancelled move's generation is deleted.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +15,11 @@ from pathlib import Path
 from scenesearch.server.errors import FailedPrecondition, InvalidArgument, ModelLoadError
 from scenesearch.server.ingest.worker import IngestWorker
 from scenesearch.server.models import DualEncoder
+from scenesearch.server.query.search import Query, SearchOptions, SearchResult
 from scenesearch.server.reembed.active import ActiveGeneration
-from scenesearch.server.reembed.layout import Generation, Layout
+from scenesearch.server.reembed.layout import Generation, Layout, same_model
 from scenesearch.server.reembed.parts import GenerationParts
+from scenesearch.server.reembed.retained import OpenEngine, RetainedGenerations
 from scenesearch.server.reembed.runner import Move
 from scenesearch.server.reembed.state import Missing, MoveState, MoveStatus, MoveTable
 from scenesearch.server.reembed.swap import Swapper
@@ -32,13 +33,6 @@ MakeWorker = Callable[[str], IngestWorker]
 BuildParts = Callable[[str, str, DualEncoder, IngestWorker], GenerationParts]
 
 
-def same_model(a: str, b: str) -> bool:
-    """Model ids name the same checkpoint (a directory given two ways counts as one)."""
-    if a == b:
-        return True
-    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
-
-
 class Reembedder:
     def __init__(
         self,
@@ -50,10 +44,14 @@ class Reembedder:
         retire: Callable[[GenerationParts], None],
         stall_timeout_s: float,
         open_store: Callable[[Path], Store] = Store.open,
+        open_engine: OpenEngine | None = None,
     ) -> None:
         self._layout, self._active = layout, active
         self._load, self._make_worker, self._build = load_embedder, make_worker, build
         self._retire, self._open_store = retire, open_store
+        self._retained = (
+            None if open_engine is None else RetainedGenerations(layout, active, open_engine)
+        )
         self._stall_timeout_s = stall_timeout_s
         self._lock = threading.Lock()
         self._move: Move | None = None
@@ -173,6 +171,14 @@ class Reembedder:
                 if self._last is not None:
                     break
         return self._last
+
+    def search_retained(
+        self, generation: str, query: Query, options: SearchOptions
+    ) -> tuple[SearchResult, str]:
+        """Search the videos kept on a retained generation, with its model."""
+        if self._retained is None:
+            raise FailedPrecondition("this server does not search retained generations")
+        return self._retained.search(generation, query, options)
 
     def shutdown(self) -> None:
         """The server stops: end the move's thread; it resumes at the next start."""

@@ -13,8 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from scenesearch.server.errors import ModelMismatch
-from scenesearch.server.reembed.layout import DB_FILE, ROOT, Generation, Layout
-from scenesearch.server.reembed.manager import same_model
+from scenesearch.server.reembed.layout import DB_FILE, ROOT, Generation, Layout, same_model
 
 log = logging.getLogger(__name__)
 

@@ -110,7 +110,7 @@ class IngestProgress(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[_Union[IngestStage, str]] = ..., fraction: _Optional[float] = ..., frames_done: _Optional[int] = ..., frames_total: _Optional[int] = ..., video_id: _Optional[int] = ..., already_ingested: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("text", "image", "scene_id", "top_k", "video_ids", "min_score", "exclude_same_video", "terms", "per_video_limit", "time_from_s", "time_to_s", "sort_by_time", "min_score_kind")
+    __slots__ = ("text", "image", "scene_id", "top_k", "video_ids", "min_score", "exclude_same_video", "terms", "per_video_limit", "time_from_s", "time_to_s", "sort_by_time", "min_score_kind", "generation")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     SCENE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,7 @@ class SearchRequest(_message.Message):
     TIME_TO_S_FIELD_NUMBER: _ClassVar[int]
     SORT_BY_TIME_FIELD_NUMBER: _ClassVar[int]
     MIN_SCORE_KIND_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     text: str
     image: bytes
     scene_id: int
@@ -137,7 +138,8 @@ class SearchRequest(_message.Message):
     time_to_s: float
     sort_by_time: bool
     min_score_kind: ScoreKind
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., top_k: _Optional[int] = ..., video_ids: _Optional[_Iterable[int]] = ..., min_score: _Optional[float] = ..., exclude_same_video: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[QueryTerm, _Mapping]]] = ..., per_video_limit: _Optional[int] = ..., time_from_s: _Optional[float] = ..., time_to_s: _Optional[float] = ..., sort_by_time: _Optional[bool] = ..., min_score_kind: _Optional[_Union[ScoreKind, str]] = ...) -> None: ...
+    generation: str
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., scene_id: _Optional[int] = ..., top_k: _Optional[int] = ..., video_ids: _Optional[_Iterable[int]] = ..., min_score: _Optional[float] = ..., exclude_same_video: _Optional[bool] = ..., terms: _Optional[_Iterable[_Union[QueryTerm, _Mapping]]] = ..., per_video_limit: _Optional[int] = ..., time_from_s: _Optional[float] = ..., time_to_s: _Optional[float] = ..., sort_by_time: _Optional[bool] = ..., min_score_kind: _Optional[_Union[ScoreKind, str]] = ..., generation: _Optional[str] = ...) -> None: ...
 
 class QueryTerm(_message.Message):
     __slots__ = ("text", "image", "scene_id", "concept", "weight")
