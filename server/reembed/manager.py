@@ -149,7 +149,7 @@ class Reembedder:
             table.set_state(MoveState.BUILDING)
             try:
                 embedder = self._load(info.target_model)
-            except (ModelLoadError, OSError) as exc:
+            except (ModelLoadError, OSError, ValueError) as exc:
                 table.set_state(MoveState.FAILED, f"the target model does not load: {exc}")
                 self._last = table.status()
                 return None
