@@ -96,6 +96,7 @@ def filters(args: argparse.Namespace) -> SearchFilters:
         time_to_s=args.time_to,
         sort_by_time=args.by_time,
         calibrated=args.calibrated,
+        generation=args.generation,
     )
 
 
@@ -110,7 +111,12 @@ def show_hits(
     if not results.hits:
         out.print("no matching scenes")
         return 0
-    table = render.hits_table(results.hits, f"{title} ({results.index_kind} index)", terms)
+    answered = f"{results.index_kind} index"
+    if results.model:
+        answered += f", model {results.model}"
+    if results.generation:
+        answered += f", generation {results.generation}"
+    table = render.hits_table(results.hits, f"{title} ({answered})", terms)
     out.print(table)
     return 0
 
@@ -169,6 +175,12 @@ def _with_filters(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--from", dest="time_from", type=float, help="only scenes after T seconds")
     p.add_argument("--to", dest="time_to", type=float, help="only scenes before T seconds")
     p.add_argument("--by-time", action="store_true", help="order hits by video and time")
+    p.add_argument(
+        "--generation",
+        default="",
+        help="search a generation a re-embed retained (its kept videos, on the old model), "
+        "e.g. 0; `scenesearch reembed --status` lists them",
+    )
     return with_json(p)
 
 

@@ -49,6 +49,8 @@ def test_ingest_search_show_and_delete_through_the_cli(
 
     text = cli(server, "search", "coloured blocks", "--top-k", "2").stdout
     assert "flat index" in text and text.count("00:00:") >= 4
+    model = json.loads(cli(server, "stats", "--json").stdout)["model"]
+    assert f"model {model}" in " ".join(text.split())  # which model answered (re-embed)
 
     scene_id = str(shown["scenes"][0]["id"])
     similar = json.loads(cli(server, "similar", scene_id, "--json").stdout)["hits"]
@@ -86,6 +88,8 @@ def test_cli_errors_are_readable_and_exit_non_zero(server: RunningServer, media_
     assert proc.returncode == 1 and "INVALID_ARGUMENT" in proc.stderr
     proc = cli(server, "search", ok=False)
     assert proc.returncode == 2 and "give a text query, or terms" in proc.stderr
+    proc = cli(server, "search", "a cat", "--generation", "7", ok=False)
+    assert proc.returncode == 1 and "NOT_FOUND" in proc.stderr  # no retained generation 7
 
 
 def test_thumbnail_and_clip_through_the_cli(
