@@ -30,6 +30,7 @@ from tests.helpers import frame_png, ingest
 from tests.milvus.test_loopback import (
     test_no_listener_of_the_run_is_bound_beyond_loopback as check_loopback,
 )
+from tests.support.random_model import write_random_model
 from tests.support.synthetic import WrittenVideo, write_video
 
 SYNC_S = 0.2
@@ -205,3 +206,33 @@ def test_the_replica_listens_on_loopback_only(
     replica: RunningServer, mirror: SceneSearchClient, local_milvus: LocalMilvus
 ) -> None:
     check_loopback(mirror, local_milvus)
+
+
+@pytest.mark.slow  # about 26 s: a primary of its own, two models, a re-embed
+def test_a_reembed_on_the_primary_ends_the_replica_with_the_new_model(
+    tmp_path: Path, tiny_model: Path, media_root: Path, milvus_uri: str
+) -> None:
+    """After a swap the replica's model cannot answer for the primary's library: it stops
+    for good, with the flag to restart it with (serve() then exits non-zero)."""
+    new_model = write_random_model(tmp_path / "siglip-new", "siglip", seed=4105)
+    settings = replace(
+        make_settings(tmp_path / "primary", tiny_model, media_root),
+        backend="milvus",
+        milvus=MilvusTarget(uri=milvus_uri),
+    )
+    primary = start_server(settings)
+    try:
+        with SceneSearchClient(f"127.0.0.1:{primary.port}", timeout_s=60.0) as client:
+            ingest(client, write_video(media_root / "replica_d.mp4", [1.1], seed=4104).path)
+            replica = start_server(
+                replica_settings(tmp_path / "r", tiny_model, media_root, milvus_uri, primary.port)
+            )
+            try:
+                assert client.reembed(str(new_model)).state == "done"
+                assert replica.stopped.wait(30.0), "the replica kept serving the old library"
+                assert replica.failure is not None
+                assert f"--model {str(new_model)!r}" in replica.failure
+            finally:
+                replica.stop(0.5)
+    finally:
+        primary.stop(0.5)
