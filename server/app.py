@@ -302,10 +302,10 @@ def start_replica(settings: Settings) -> RunningServer:
         replica.store.bind_model(settings.model, embedder.dim)
         metrics.watch_index(replica.index)
         replica.mirror.sync()  # the whole library before the first request
-        deps = serving_deps(
+        deps = replica.serving(serving_deps(
             settings, replica.store, replica.index, settings.model, embedder, "0",
             lambda catalog: cast(JobRunner, NoJobs()), metrics, imports=False,
-        )  # fmt: skip
+        ))  # fmt: skip
         active = ActiveGeneration(deps)
         server, port, health_servicer, endpoint = _listen(
             settings, SceneSearchService(active), metrics, replica.interceptor

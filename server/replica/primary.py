@@ -66,5 +66,12 @@ class Primary:
                 return None
             raise
 
+    def thumbnail(self, scene_id: int) -> pb.GetThumbnailResponse:
+        return self._stub.GetThumbnail(
+            pb.GetThumbnailRequest(scene_id=scene_id),
+            timeout=CALL_TIMEOUT_S,
+            metadata=self._metadata,
+        )
+
     def close(self) -> None:
         self._channel.close()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 
+from scenesearch.server.api.service import ServiceDeps
 from scenesearch.server.config import Settings
 from scenesearch.server.errors import ModelMismatch
 from scenesearch.server.index.milvus import MilvusIndex
@@ -24,7 +25,9 @@ from scenesearch.server.replica.mirror import CatalogMirror
 from scenesearch.server.replica.mirror_store import MirrorStore, open_mirror
 from scenesearch.server.replica.primary import Primary
 from scenesearch.server.replica.syncer import Syncer
+from scenesearch.server.replica.thumbnails import ReplicaThumbnails
 from scenesearch.server.storage.milvus_vectors import MilvusVectors
+from scenesearch.server.storage.thumbnails import ThumbnailTable
 from scenesearch.v1 import scenesearch_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,12 @@ class Replica:
     def start_sync(self, every_s: float, on_failure: Callable[[str], None]) -> None:
         self.syncer = Syncer(self.mirror, every_s, on_failure)
         self.syncer.start()
+
+    def serving(self, deps: ServiceDeps) -> ServiceDeps:
+        """The replica's changes to the parts every server has: thumbnails from the primary."""
+        table = ThumbnailTable(self.store)
+        thumbnails = ReplicaThumbnails(self.store, table, deps.files, self.primary)
+        return replace(deps, thumbnails=thumbnails)
 
     def close(self) -> None:
         if self.syncer is not None:
