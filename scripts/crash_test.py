@@ -72,10 +72,17 @@ def check(
     done: dict[int, list | None],
     deleted: set[int],
     expected: list[tuple[int, float]] | None,
+    in_flight: set[int],
     milvus_uri: str = "",
 ) -> list[str]:
+    """`in_flight`: videos whose deletion was requested but not acknowledged before the
+    kill: either outcome is right, the video whole or gone."""
     problems = []
     videos = {v.id: v for v in client.list_videos()}
+    for vid in [v for v in in_flight if v not in videos]:  # the delete landed before the kill
+        done.pop(vid, None)
+        deleted.add(vid)
+    in_flight.clear()
     for vid, scenes in done.items():
         if vid not in videos:
             problems.append(f"video {vid} was reported done but is missing")
@@ -134,6 +141,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", choices=("faiss", "milvus"), default="faiss")
     args = parser.parse_args()
+    # A TERM ends the run through `finally`, so the Milvus it started is stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -160,6 +169,7 @@ def trials(count: int, rng: random.Random, root: Path, extra: list[str], milvus_
     ]
     done: dict[int, list | None] = {}
     deleted: set[int] = set()
+    in_flight: set[int] = set()
     action, kill_after = "", 0.0
     passed = 0
     state: dict[str, list[tuple[int, float]] | None] = {"expected": []}
@@ -167,7 +177,7 @@ def trials(count: int, rng: random.Random, root: Path, extra: list[str], milvus_
         proc, address = start(data, media, model, extra)
         client = SceneSearchClient(address, timeout_s=60)
         # Checked against what clients were told before the previous kill.
-        problems = check(client, data, done, deleted, state["expected"], milvus_uri)
+        problems = check(client, data, done, deleted, state["expected"], in_flight, milvus_uri)
         if trial > 1:
             status = "ok" if not problems else "FAILED: " + "; ".join(problems)
             passed += not problems
@@ -192,7 +202,9 @@ def trials(count: int, rng: random.Random, root: Path, extra: list[str], milvus_
                     done[final.video_id] = [(s.id, s.start_s, s.end_s) for s in scenes]
                 else:
                     victim = rng.choice(sorted(done))
+                    in_flight.add(victim)
                     client.delete_video(victim)
+                    in_flight.discard(victim)
                     done.pop(victim)
                     deleted.add(victim)
                 state["expected"] = snapshot(client, set(done))
