@@ -145,6 +145,24 @@ def run_backend(
         proc.wait(timeout=120)
 
 
+def raw_milvus_ms(uri: str, library: Library, n: int, rng: np.random.Generator) -> list[float]:
+    """The scene collection searched straight through pymilvus (top 10, same HNSW settings
+    as the server's default): Milvus' own share of a scene search."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=uri)
+    (name,) = [c for c in client.list_collections() if c.endswith("_scenes")]
+    picks = rng.choice(len(library.scene_ids), size=n, replace=False)
+    params = {"metric_type": "IP", "params": {"ef": 128}}
+
+    def one(p: int) -> None:
+        client.search(name, [library.vectors[p].tolist()], limit=10, search_params=params)
+
+    for p in picks[:5]:
+        one(int(p))
+    return [timed(functools.partial(one, int(p))) for p in picks]
+
+
 def copy_data_dir(source: Path, target: Path) -> None:
     with sqlite3.connect(source / "scenesearch.db") as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -214,12 +232,18 @@ def main() -> None:
                     *("--backend", "milvus", "--milvus-uri", milvus.uri),
                 ],
             }
+            results: dict[str, dict[str, object]] = {}
             for name, flags in backends.items():
                 result = run_backend(
                     name, flags, library, args.queries, args.import_videos, args.frames, model, rng
                 )
+                results[name] = result
                 sections += section(name, result)
                 print("\n".join(sections[-12:]), flush=True)
+            raw = Row(
+                "Milvus alone: HNSW top 10 via pymilvus",
+                raw_milvus_ms(milvus.uri, library, args.queries, rng),
+            )
             milvus_rss = rss_mb(milvus.pid)
         finally:
             milvus.stop()
@@ -238,10 +262,91 @@ def main() -> None:
         "",
         *sections,
         f"Milvus server process RSS at the end: {milvus_rss[0]:,.0f} MiB "
-        f"(peak {milvus_rss[1]:,.0f} MiB).",
+        f"(peak {milvus_rss[1]:,.0f} MiB). {raw.name}: p50 {raw.p(50):.2f} ms, "
+        f"p95 {raw.p(95):.2f} ms.",
         "",
+        *paper_model(results["milvus"], raw, len(library.scene_ids), args.frames),
     ]
     publish("\n".join(lines), args.out)
+
+
+# The archive of the issue: 100,000 hours, about 70M scenes and 360M sampled frames (1 fps).
+ARCHIVE_SCENES, ARCHIVE_FRAMES, DIM = 70e6, 360e6, 512
+NODE_SEGMENT_GB = 64.0  # memory a query node gives loaded segments (a 128 GB machine)
+HNSW_M = 32  # the hnsw kind's default
+SEGMENT_MB = 512  # Milvus 2.3's default sealed segment size
+NODE_CORES = 16
+
+
+def paper_model(milvus: dict[str, object], raw: Row, scenes: int, frames: int) -> list[str]:
+    """Sizing for the 70M-scene archive from the measured figures; the arithmetic is shown."""
+    rows = milvus["rows"]
+    assert isinstance(rows, list)
+    server_ms, filtered_ms = rows[0].p(50), rows[1].p(50)
+    raw_ms = raw.p(50)
+    overhead_ms = server_ms - raw_ms
+    vector_b = DIM * 4
+    per_scene_b = vector_b + 2 * HNSW_M * 4 + 64  # vector + level-0 links + bookkeeping
+    scene_gb = ARCHIVE_SCENES * per_scene_b / 1e9
+    frame_gb = ARCHIVE_FRAMES * (vector_b + 40) / 1e9
+    per_node = NODE_SEGMENT_GB * 1e9 / per_scene_b
+    nodes = int(np.ceil(ARCHIVE_SCENES / per_node))
+    held = ARCHIVE_SCENES / nodes
+    per_segment = SEGMENT_MB * 1e6 / per_scene_b
+    segments = int(np.ceil(held / per_segment))
+    waves = int(np.ceil(segments / NODE_CORES))
+    node_ms = waves * raw_ms
+    replica_qps = 1000 / max(overhead_ms, 1e-3)
+    return [
+        "## Paper model: the 70M-scene archive",
+        "",
+        f"Measured here ({scenes:,} scenes, one Milvus segment, one query node): Milvus alone "
+        f"answers an HNSW top-10 in {raw_ms:.2f} ms p50; a scene search through the "
+        f"scenesearch server takes {server_ms:.2f} ms p50 ({filtered_ms:.2f} ms filtered to one "
+        f"video). The difference, {overhead_ms:.2f} ms, is the server's own share: the query "
+        "scene's vector, the search, and the matched scenes' frames for the best moment are "
+        "three Milvus calls, plus their (de)serialisation in pymilvus and the catalog reads.",
+        "",
+        "Memory of the scene collection (HNSW, M = 32, float32):",
+        f"- per scene: {vector_b:,} B vector + 2·M·4 = {2 * HNSW_M * 4} B of level-0 links + "
+        f"~64 B bookkeeping = {per_scene_b:,} B",
+        f"- 70M scenes x {per_scene_b:,} B = **{scene_gb:,.0f} GB**",
+        f"- frames (never ANN-searched; read by video/scene id): 360M x ({vector_b:,} + 40) B "
+        f"= **{frame_gb:,.0f} GB**: keep the frame collection memory-mapped on local NVMe "
+        "(Milvus 2.3 `queryNode.mmap`), since a read touches one video's few hundred rows.",
+        "",
+        "Scenes per query node and latency:",
+        f"- a node giving {NODE_SEGMENT_GB:.0f} GB to segments holds {NODE_SEGMENT_GB:.0f} GB / "
+        f"{per_scene_b:,} B = **{per_node / 1e6:,.1f}M scenes**; 70M needs "
+        f"ceil(70M / {per_node / 1e6:,.1f}M) = **{nodes} query nodes** per replica "
+        f"({held / 1e6:,.1f}M scenes each)",
+        f"- in {SEGMENT_MB} MB segments ({per_segment:,.0f} scenes each) a node searches "
+        f"{segments} segments; on {NODE_CORES} cores that is {waves} rounds of one segment "
+        f"search each. Taking the measured {raw_ms:.2f} ms for one segment of about that "
+        f"size (an HNSW search grows with log n, so this is close), a node answers in about "
+        f"{waves} x {raw_ms:.2f} = **{node_ms:.1f} ms**; the proxy merges the {nodes} nodes' "
+        "top-k in parallel, so Milvus' p50 stays near that. Larger segments "
+        "(`dataCoord.segment.maxSize` 2048 MB) cut the rounds by 4.",
+        f"- a scene search through scenesearch then takes about {node_ms:.1f} + "
+        f"{overhead_ms:.1f} = **{node_ms + overhead_ms:.0f} ms** p50; a text search adds the "
+        "text encoder (the text search rows above: ~70-150 ms on this shared 2-core CPU with "
+        "ViT-B/32, a few ms on a GPU).",
+        "",
+        "Per search replica (stateless scenesearch servers over the same Milvus):",
+        f"- the server's share of a scene search is {overhead_ms:.1f} ms here, mostly CPU "
+        f"(pymilvus decoding, numpy, gRPC), so one core serves about 1000 / "
+        f"{overhead_ms:.1f} = **{replica_qps:,.0f} scene searches/s**; a {NODE_CORES}-core "
+        f"replica about {replica_qps * NODE_CORES * 0.5:,.0f}/s at 50% load. Text search is "
+        "bound by the text encoder: size replicas by encoder throughput (batched on a GPU).",
+        f"- Milvus throughput scales by replicas of the collection (`replica_number`): each "
+        f"replica is another {nodes} query nodes and multiplies queries/s, not the 70M scenes "
+        "held.",
+        "",
+        "Not measured: a multi-node Milvus (this is one standalone process on a shared 2-core "
+        "machine), and IVF-PQ at this scale; both are what a deployment should benchmark "
+        "before buying memory.",
+        "",
+    ]
 
 
 if __name__ == "__main__":
