@@ -43,6 +43,9 @@ from scenesearch.server.storage.store import Store
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 16384  # Milvus' largest top-k
+# GetStats shows Milvus' own search parameter names (milvus_kinds.py); the setting each one
+# comes from, for a replica that takes the primary's parameters from its GetStats.
+SETTING_OF_SHOWN = {"ef": "efSearch"}
 INDEX_WAIT_S = 1800.0
 
 
@@ -158,9 +161,10 @@ class MilvusIndex(LiveIndex):
         return self._count, seconds
 
     def follow(self, kind: str, params: Mapping[str, str], count: int, generation: int) -> None:
-        """Read-only: serve what the primary built (its kind and parameters, after a
-        RebuildIndex on the primary) and count what the replica's catalog holds."""
+        """Read-only: serve what the primary built (its kind and parameters as its GetStats
+        shows them, after a RebuildIndex there) and count what the replica's catalog holds."""
         kind = check_choice("index kind", kind, INDEX_KINDS)
+        params = {SETTING_OF_SHOWN.get(k, k): v for k, v in params.items()}
         KINDS[kind].build(params, self._store.dim)  # unknown parameters fail here
         with self._lock.write():
             self._kind, self._params = kind, dict(params)

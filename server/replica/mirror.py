@@ -54,6 +54,7 @@ class CatalogMirror:
         ConceptTable(store)  # its tables exist before the first copy
         self.version = -1  # the primary's library_version the mirror reflects
         self.synced_at = 0.0  # time.time() of the last complete sync
+        self._followed: tuple[str, dict[str, str], int] | None = None
 
     def sync(self) -> bool:
         """One round; True when the catalog changed."""
@@ -64,12 +65,10 @@ class CatalogMirror:
             changed = self._sync_videos()
         self._sync_concepts()
         params = {k: v for k, v in stats.index_params.items() if k != "backend"}
-        self._index.follow(
-            stats.index_kind,
-            {**params, **self._overrides},
-            self._store.counts()[1],
-            self._store.generation(),
-        )
+        state = (stats.index_kind, {**params, **self._overrides}, self._store.counts()[1])
+        if state != self._followed:  # follow() waits for searches in flight: only on change
+            self._index.follow(*state, self._store.generation())
+            self._followed = state
         self.version, self.synced_at = stats.library_version, time.time()
         return changed
 

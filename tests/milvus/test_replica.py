@@ -172,6 +172,19 @@ def test_concepts_and_deletes_reach_the_replica(
     assert hits and video_id not in {h.video_id for h in hits}
 
 
+def test_the_replica_follows_a_rebuild_on_the_primary(
+    client: SceneSearchClient, mirror: SceneSearchClient
+) -> None:
+    kind = client.stats().index_kind
+    client.rebuild_index("hnsw", {"M": "8", "efSearch": "64"})
+    try:
+        eventually(lambda: mirror.stats().index_kind == "hnsw", "the primary's new index kind")
+        assert mirror.stats().index_params == client.stats().index_params
+        assert mirror.search_text("blocks", top_k=5) == client.search_text("blocks", top_k=5)
+    finally:
+        client.rebuild_index(kind)
+
+
 def test_writes_are_refused_with_the_primary_address(
     server: RunningServer, mirror: SceneSearchClient, videos: list[WrittenVideo]
 ) -> None:
