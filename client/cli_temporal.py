@@ -64,7 +64,10 @@ def describe(spec: str) -> str:
 
 def spans_table(results: TemporalResults, labels: Sequence[str]) -> Table:
     how = "shortlisted by the index" if results.shortlisted else "all read"
-    table = Table(title=f"{len(results.spans)} spans ({results.videos_scanned} videos {how})")
+    model = f", model {results.model}" if results.model else ""
+    table = Table(
+        title=f"{len(results.spans)} spans ({results.videos_scanned} videos {how}{model})"
+    )
     for name in ("#", "score", "video", "start", "end", "steps matched at (score)", "path"):
         table.add_column(name, justify="right" if name in ("#", "score", "video") else "left")
     for n, span in enumerate(results.spans, start=1):

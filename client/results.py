@@ -358,6 +358,7 @@ class TemporalResults:
     videos_scanned: int
     shortlisted: bool  # the index chose which videos were read
     query_truncated: bool = False
+    model: str = ""  # whose vectors were compared
 
 
 def temporal_from_proto(r: pb.TemporalSearchResponse) -> TemporalResults:
@@ -376,4 +377,5 @@ def temporal_from_proto(r: pb.TemporalSearchResponse) -> TemporalResults:
         videos_scanned=r.videos_scanned,
         shortlisted=r.shortlisted,
         query_truncated=r.query_truncated,
+        model=r.model,
     )

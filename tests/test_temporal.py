@@ -211,6 +211,7 @@ def test_a_then_b_finds_the_ordered_videos(
     assert span.score == pytest.approx(sum(m.score for m in span.matches) / 2, abs=1e-5)
     assert result.spans == sorted(result.spans, key=lambda s: -s.score)
     assert result.videos_scanned == 3 and not result.shortlisted
+    assert result.model and result.model == tclient.stats().model  # which model answered
 
 
 def test_step_order_and_gap_limit(

@@ -369,7 +369,10 @@ class SceneSearchService(reembed.ReembedRpcs, pb_grpc.SceneSearchServicer):
     def TemporalSearch(
         self, request: pb.TemporalSearchRequest, context: grpc.ServicerContext
     ) -> pb.TemporalSearchResponse:
-        if self._d.temporal is None:
+        d = self._d  # one generation for the whole call (a re-embed may swap meanwhile)
+        if d.temporal is None:
             raise FailedPrecondition("this server does not answer temporal queries")
         steps, options = convert.temporal_from_proto(request)
-        return convert.temporal_result_to_proto(self._d.temporal.search(steps, options))
+        response = convert.temporal_result_to_proto(d.temporal.search(steps, options))
+        response.model = d.model
+        return response

@@ -802,16 +802,18 @@ class TemporalSpan(_message.Message):
     def __init__(self, video_id: _Optional[int] = ..., video_path: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., score: _Optional[float] = ..., matches: _Optional[_Iterable[_Union[StepMatch, _Mapping]]] = ...) -> None: ...
 
 class TemporalSearchResponse(_message.Message):
-    __slots__ = ("spans", "videos_scanned", "shortlisted", "query_truncated")
+    __slots__ = ("spans", "videos_scanned", "shortlisted", "query_truncated", "model")
     SPANS_FIELD_NUMBER: _ClassVar[int]
     VIDEOS_SCANNED_FIELD_NUMBER: _ClassVar[int]
     SHORTLISTED_FIELD_NUMBER: _ClassVar[int]
     QUERY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     spans: _containers.RepeatedCompositeFieldContainer[TemporalSpan]
     videos_scanned: int
     shortlisted: bool
     query_truncated: bool
-    def __init__(self, spans: _Optional[_Iterable[_Union[TemporalSpan, _Mapping]]] = ..., videos_scanned: _Optional[int] = ..., shortlisted: _Optional[bool] = ..., query_truncated: _Optional[bool] = ...) -> None: ...
+    model: str
+    def __init__(self, spans: _Optional[_Iterable[_Union[TemporalSpan, _Mapping]]] = ..., videos_scanned: _Optional[int] = ..., shortlisted: _Optional[bool] = ..., query_truncated: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
 
 class ReembedRequest(_message.Message):
     __slots__ = ("model", "missing")
