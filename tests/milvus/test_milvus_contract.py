@@ -112,15 +112,3 @@ def test_search_paths(
 
 def test_large_filters_keep_recall(engine: tuple[SearchEngine, Library]) -> None:
     search_suite.test_large_filters_through_the_index_keep_recall(engine, 0.5)
-
-
-@pytest.mark.parametrize("kind", ["lsh"])  # codes and float vectors both outlive the catalog
-def test_ghost_ids_are_dropped(
-    tmp_path: Path, kind: str, milvus_uri: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(
-        search_suite,
-        "open_engine",
-        lambda path, kind: milvus_engine(path, milvus_uri, kind),
-    )
-    search_suite.test_ghost_ids_are_dropped(tmp_path, kind)

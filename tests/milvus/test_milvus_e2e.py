@@ -1,5 +1,6 @@
 """End to end through a real gRPC server on `--backend milvus`: the FAISS suite's ingest,
-search, filter, delete, dedup and analytics tests, imported unchanged (tests/milvus/conftest.py
+search, filter, time range, composite (negative terms re-ranked with the stored vectors),
+delete, dedup and analytics tests, imported unchanged (tests/milvus/conftest.py
 gives them a Milvus-backed `server`), and what only this backend has to show."""
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from scenesearch.server.app import RunningServer
 from scenesearch.server.storage.store import Store
 from tests.helpers import ingest
 from tests.support.synthetic import WrittenVideo
+from tests.test_composite_search import (  # noqa: F401  (with their fixtures)
+    library,
+    server_client,
+    test_composite_scores_follow_the_formula_exactly,
+    test_per_video_limit_time_range_and_time_order,
+)
 from tests.test_e2e import (  # noqa: F401  (collected and run here, on Milvus)
     test_delete_removes_video_from_search,
     test_filters_top_k_and_min_score,
