@@ -16,7 +16,7 @@ import pytest
 from scenesearch.client.channel import ClientError
 from scenesearch.client.concepts import ConceptExamples
 from scenesearch.client.remote import SceneSearchClient
-from scenesearch.client.results import QueryTerm, SearchFilters
+from scenesearch.client.results import QueryTerm, SearchFilters, TemporalStep
 from scenesearch.server.app import RunningServer, start_server
 from scenesearch.server.config import Settings
 from scenesearch.server.errors import ModelMismatch
@@ -137,6 +137,12 @@ def test_replica_answers_as_the_primary(
         ids, prompt_images=prompts, interval_s=0.5
     )
     assert mirror.timeline(ids[:1], ["red", "blue"]) == client.timeline(ids[:1], ["red", "blue"])
+    steps = [
+        TemporalStep(QueryTerm(scene_id=scene), threshold=0.0),
+        TemporalStep(QueryTerm(text="blue"), threshold=0.99, negated=True),
+    ]
+    spans = client.temporal_search(steps, 5.0, video_ids=ids)
+    assert spans.spans and mirror.temporal_search(steps, 5.0, video_ids=ids) == spans
     thumb = mirror.thumbnail(scene)  # the primary's own, asked for once and kept
     assert thumb == client.thumbnail(scene) and thumb.jpeg.startswith(b"\xff\xd8")
 
