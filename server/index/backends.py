@@ -29,6 +29,11 @@ class Backend:
 
 
 def _faiss_index(store: Store, settings: Settings, metrics: Metrics) -> LiveIndex:
+    if store.meta("vectors") == "milvus":  # storage/milvus_vectors.py MOVED_KEY
+        raise ValueError(
+            f"{store.path.parent} keeps its vectors in Milvus (its catalog rows hold none): "
+            "start it with --backend milvus --milvus-uri URI (and the same --milvus-prefix)"
+        )
     return LiveIndex(store, settings.data_dir, settings.index_kind, settings.index_params, metrics)
 
 

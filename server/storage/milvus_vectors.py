@@ -23,6 +23,9 @@ from scenesearch.server.storage.vectors import CatalogView
 
 log = logging.getLogger(__name__)
 
+# meta key set once the catalog's vectors live in Milvus (the faiss backend then refuses the
+# data dir: its rows hold no vectors).
+MOVED_KEY = "vectors"
 INSERT_BATCH = 4096  # rows per insert: a few MB per gRPC message
 SCENE_FIELDS = ("id", "video_id", "idx", "start_s", "end_s")
 FRAME_FIELDS = ("video_id", "scene_id", "frame_no", "time_s")
@@ -84,7 +87,11 @@ class MilvusVectors:
         or by the library builders) into Milvus, then blank them in one transaction. A crash
         before that transaction leaves the blobs, and the next open starts the copy again."""
         db = self._store.db
+        if db.execute("SELECT 1 FROM meta WHERE key = ?", (MOVED_KEY,)).fetchone():
+            return  # moved before: no scan of the whole scene table at every start
         if not db.execute("SELECT 1 FROM scenes WHERE length(vector) > 0 LIMIT 1").fetchone():
+            with self._store.write(searchable=False) as conn:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES (?, 'milvus')", (MOVED_KEY,))
             return
         log.info("moving the catalog's vectors into Milvus (%s, %s)", self.scenes, self.frames)
         for name in (self.scenes, self.frames):
@@ -98,6 +105,7 @@ class MilvusVectors:
         with self._store.write(searchable=False) as conn:
             conn.execute("UPDATE scenes SET vector = x''")
             conn.execute("UPDATE frames SET vector = x''")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, 'milvus')", (MOVED_KEY,))
 
     def _copy(self, collection: str, select: str) -> None:
         fields = SCENE_FIELDS if collection == self.scenes else FRAME_FIELDS

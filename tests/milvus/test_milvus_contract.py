@@ -15,9 +15,11 @@ import pytest
 import tests.test_index_kinds as kinds_suite
 import tests.test_search_paths as search_suite
 import tests.test_store_index as store_suite
+from scenesearch.server.config import Settings
 from scenesearch.server.index import KINDS
 from scenesearch.server.index.backends import REGISTRY
 from scenesearch.server.index.live import LiveIndex
+from scenesearch.server.metrics.base import NO_METRICS
 from scenesearch.server.query.search import SearchEngine
 from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.catalog import Catalog
@@ -112,3 +114,21 @@ def test_search_paths(
 
 def test_large_filters_keep_recall(engine: tuple[SearchEngine, Library]) -> None:
     search_suite.test_large_filters_through_the_index_keep_recall(engine, 0.5)
+
+
+def test_faiss_data_dir_moves_into_milvus_and_is_then_refused_by_faiss(
+    tmp_path: Path, milvus_uri: str
+) -> None:
+    library = build_library(tmp_path, 3, 4, 2, 8, model_id="test-model", seed=5)
+    store, index = open_milvus(tmp_path, milvus_uri, "flat", {}, "test-model", 8)
+    blobs = store.db.execute("SELECT MAX(length(vector)) FROM frames").fetchone()[0]
+    assert blobs == 0  # the catalog rows gave their vectors to Milvus
+    _, ids = index.search(library.vectors[3:4], 1)
+    assert ids[0][0] == library.scene_ids[3]
+    found, vectors = store.lookup_vectors(library.scene_ids)
+    assert found.tolist() == library.scene_ids.tolist()
+    np.testing.assert_allclose(vectors, library.vectors, atol=1e-6)
+    plain = Store.open(tmp_path)
+    settings = Settings(data_dir=tmp_path)
+    with pytest.raises(ValueError, match="--backend milvus"):
+        REGISTRY["faiss"].index(plain, settings, NO_METRICS)
