@@ -197,3 +197,29 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
         for sock in (src, dst):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+def main() -> None:
+    """`python -m scenesearch.server.index.milvus_local DIR`: a local Milvus for trying
+    `scenesearch serve --backend milvus --milvus-uri URI`; Ctrl-C stops it."""
+    import argparse
+    import signal as signals
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("data_dir", type=Path, help="where Milvus keeps its data")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    server = start_local_milvus(args.data_dir)
+    print(f"Milvus ready: --milvus-uri {server.uri}", flush=True)
+    stop = threading.Event()
+    for signum in (signals.SIGINT, signals.SIGTERM):
+        signals.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0) and server.proc.poll() is None:
+            pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
