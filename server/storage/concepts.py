@@ -152,35 +152,32 @@ class ConceptTable:
         return version
 
     def random_frames(self, limit: int, exclude_scenes: Sequence[int], seed: int) -> Vectors:
-        """Up to `limit` stored frame vectors drawn at random (reproducibly for a seed), none
-        from `exclude_scenes`. Draws ids from the id range, so no table scan."""
+        """Up to `limit` stored frame vectors of scenes drawn at random (reproducibly for a
+        seed), none of `exclude_scenes`. Scene ids are drawn from the catalog's id range (no
+        table scan); their frames come through the store's vector store, so this works on
+        every backend (Milvus keeps no vectors in the catalog)."""
         conn = self._store.db.conn
-        low, high = conn.execute("SELECT MIN(id), MAX(id) FROM frames").fetchone()
+        low, high = conn.execute("SELECT MIN(id), MAX(id) FROM scenes").fetchone()
         dim = self._store.dim
         if low is None or limit <= 0:
             return np.zeros((0, dim), dtype=np.float32)
         rng = np.random.default_rng(seed)
-        excluded = {int(s) for s in exclude_scenes}
-        found: dict[int, bytes] = {}
+        tried = {int(s) for s in exclude_scenes}
+        parts: list[Vectors] = []
+        found = 0
         span = int(high) - int(low) + 1
         for _ in range(8):  # ids of deleted videos leave holes: draw again a few times
-            wanted = limit - len(found)
-            if wanted <= 0:
+            wanted = limit - found
+            if wanted <= 0 or len(tried) >= span:
                 break
-            drawn = np.unique(rng.integers(int(low), int(high) + 1, size=min(span, 2 * wanted)))
-            ids = [int(i) for i in drawn.tolist() if int(i) not in found]
-            if not ids:
-                continue
-            rows = conn.execute(
-                f"SELECT id, scene_id, vector FROM frames WHERE id IN ({','.join('?' * len(ids))})",
-                ids,
-            ).fetchall()
-            for frame_id, scene_id, blob in rows:
-                if int(scene_id) not in excluded and len(found) < limit:
-                    found[int(frame_id)] = blob
-            if len(found) >= min(limit, span):
-                break
-        return from_blobs([found[k] for k in sorted(found)], dim)
+            drawn = np.unique(rng.integers(int(low), int(high) + 1, size=min(span, wanted)))
+            ids = [int(i) for i in drawn.tolist() if int(i) not in tried]
+            tried.update(ids)
+            if ids:
+                vectors = self._store.frames_of_scenes(ids).vectors[:wanted]
+                parts.append(vectors)
+                found += len(vectors)
+        return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
 
     def _concept(self, row: tuple[object, ...]) -> Concept:
         name = str(row[0])
