@@ -32,6 +32,14 @@ HEALTH_PORT = 9091  # inside the namespace
 START_TIMEOUT_S = 180.0
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel kills Milvus when the thread that started it
+    dies, so a test run or benchmark killed with -9 leaves no 1 GB server behind (the flag
+    survives `unshare` and `sh` exec-ing into Milvus)."""
+    _libc.prctl(PR_SET_PDEATHSIG, 9)
 
 
 class LocalMilvus:
@@ -93,6 +101,7 @@ def start_local_milvus(base_dir: Path) -> LocalMilvus:
             stdout=out,
             stderr=err,
             start_new_session=True,  # a Ctrl-C of the test run does not reach it first
+            preexec_fn=_die_with_parent,
         )
     try:
         _wait_healthy(proc, logs)
