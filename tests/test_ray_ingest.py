@@ -108,8 +108,10 @@ def client_run(client: SceneSearchClient, paths: list[str], config: RayIngestCon
 
 
 def frames_of(server: RunningServer, video_id: int) -> tuple[np.ndarray, np.ndarray]:
+    # Store.open would write to the live server's file; a read-only view binds by hand
     store = Store(server.data_dir / "scenesearch.db")
     store.dim = int(store.meta("dimension") or 0)
+    store.vectors.bind(store.dim)
     matrix = store.frames_of_video(video_id)
     return matrix.times_s, matrix.vectors
 

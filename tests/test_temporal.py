@@ -276,7 +276,7 @@ def test_cli_when_json_and_table(
     assert [s["video_id"] for s in spans_out] == [ids["abc"]]
     assert len(spans_out[0]["matches"]) == 2
     table = cli(temporal_server, *args).stdout
-    assert "1 spans (3 videos all read)" in table and "image a.png" in table
+    assert "1 spans (3 videos all read, model " in table and "image a.png" in table
 
 
 @pytest.mark.parametrize(
