@@ -7,8 +7,8 @@ only sets the address it advertises. So the server runs in a network namespace o
 which has nothing but a loopback interface, with every component's `ip` rendered as
 127.0.0.1; a forwarder in this process accepts on 127.0.0.1:PORT of the host and carries each
 connection into the namespace. Nothing of it is reachable from another host. Needs
-`unshare` (util-linux) and `ip` (iproute2), and the right to make a network namespace (root,
-as on CI and the dev machines).
+`unshare` and `setpriv` (util-linux) and `ip` (iproute2), and the right to make a network
+namespace (root, as on CI and the dev machines).
 """
 
 from __future__ import annotations
@@ -32,14 +32,6 @@ HEALTH_PORT = 9091  # inside the namespace
 START_TIMEOUT_S = 180.0
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: the kernel kills Milvus when the thread that started it
-    dies, so a test run or benchmark killed with -9 leaves no 1 GB server behind (the flag
-    survives `unshare` and `sh` exec-ing into Milvus)."""
-    _libc.prctl(PR_SET_PDEATHSIG, 9)
 
 
 class LocalMilvus:
@@ -95,13 +87,20 @@ def start_local_milvus(base_dir: Path) -> LocalMilvus:
         open(logs / "milvus-stderr.log", "wb") as err,
     ):
         proc = subprocess.Popen(
-            ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" run standalone', exe],
+            [
+                # setpriv: the kernel kills Milvus when the thread that started it dies, so a
+                # test run or benchmark killed with -9 leaves no 1 GB server behind (the flag
+                # survives unshare and sh exec-ing into Milvus)
+                *("setpriv", "--pdeathsig", "KILL"),
+                *("unshare", "--net", "sh", "-c"),
+                'ip link set lo up && exec "$0" run standalone',
+                exe,
+            ],
             cwd=config.base_data_dir,
             env=env,
             stdout=out,
             stderr=err,
             start_new_session=True,  # a Ctrl-C of the test run does not reach it first
-            preexec_fn=_die_with_parent,
         )
     try:
         _wait_healthy(proc, logs)
