@@ -3,8 +3,8 @@
 A search needs, per hit, its scene row and its video's path, and a filter needs the scene ids
 of some videos or of a time range. At 1,000 hits the SQLite lookups cost about as much as
 the HNSW search itself (12.7 vs 15 ms at 100k scenes, cProfile), so they come from this
-in-memory snapshot:
-72 bytes a scene (five int64 and two float64 columns, two int64 orderings): 72 MB at 1M scenes.
+in-memory snapshot: 72 bytes a scene (five int64 and two float64 columns, two int64
+orderings), 72 MB at 1M scenes.
 
 The snapshot is rebuilt when the store generation moves. New scenes are read by id (ids only
 grow: AUTOINCREMENT), deleted videos are dropped. A video's scenes and its `ready` status are
