@@ -20,15 +20,8 @@ MIRROR_OF = "mirror_of"
 
 
 class MirrorStore(Store):
-    def counts(self) -> tuple[int, int, int]:
-        """Frames: the sum of the ready videos' sample counts, which the primary commits in
-        the same transaction as exactly that many frame rows (the mirror keeps none)."""
-        row = self.db.execute(
-            "SELECT (SELECT COUNT(*) FROM videos WHERE status = 'ready'), "
-            "(SELECT COUNT(*) FROM scenes), "
-            "(SELECT COALESCE(SUM(sample_count), 0) FROM videos WHERE status = 'ready')"
-        ).fetchone()
-        return int(row[0]), int(row[1]), int(row[2])
+    """A Store opened by open_mirror: copies of the primary's rows, vectors read-only in
+    the primary's Milvus collections."""
 
 
 def open_mirror(data_dir: Path, primary: pb.GetStatsResponse, target: MilvusTarget) -> MirrorStore:

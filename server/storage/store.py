@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import sqlite_utils
@@ -305,25 +304,6 @@ class Store(VectorsOfStore):
 
     # --- scenes and frames --------------------------------------------------------------
 
-    def scenes_overlapping(
-        self, start_s: float, end_s: float | None, video_ids: Sequence[int] = ()
-    ) -> np.ndarray:
-        """Sorted ids of ready scenes overlapping [start_s, end_s] of their video (end None:
-        to the end), optionally only of `video_ids`."""
-        sql = (
-            "SELECT s.id FROM scenes s JOIN videos v ON v.id = s.video_id "
-            "WHERE v.status = 'ready' AND s.end_s > ?"
-        )
-        args: list[Any] = [start_s]
-        if end_s is not None:
-            sql += " AND s.start_s <= ?"
-            args.append(end_s)
-        if video_ids:
-            sql += f" AND s.video_id IN ({','.join('?' * len(video_ids))})"
-            args.extend(int(v) for v in video_ids)
-        rows = self.db.execute(sql + " ORDER BY s.id", args).fetchall()
-        return np.asarray([r[0] for r in rows], dtype=np.int64)
-
     def scenes_of_video(self, video_id: int) -> list[Scene]:
         return [
             scene_from_row(r)
@@ -376,16 +356,13 @@ class Store(VectorsOfStore):
         return Scene(*row), vectors[0]
 
     def counts(self) -> tuple[int, int, int]:
+        """Ready videos, scenes, frames. Frames are the ready videos' sample counts, committed
+        in the same transaction as exactly that many frame rows: no scan of the largest
+        table on every GetStats (replicas poll it), and right for a replica's mirror, which
+        keeps no frame rows."""
         row = self.db.execute(
             "SELECT (SELECT COUNT(*) FROM videos WHERE status = 'ready'), "
             "(SELECT COUNT(*) FROM scenes), "
-            "(SELECT COUNT(*) FROM frames)"
+            "(SELECT COALESCE(SUM(sample_count), 0) FROM videos WHERE status = 'ready')"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
-
-    def scene_video_pairs(self, after_id: int) -> np.ndarray:
-        """(n, 2) array of (scene id, video id) for every scene with id > after_id."""
-        rows = self.db.conn.execute(
-            "SELECT id, video_id FROM scenes WHERE id > ? ORDER BY id", (after_id,)
-        ).fetchall()
-        return np.array(rows, dtype=np.int64).reshape(-1, 2)
