@@ -118,6 +118,8 @@ def stats_table(stats: ServerStats) -> Table:
     ]
     if stats.index_note:
         rows.append(("index note", stats.index_note))
+    if stats.warming:
+        rows.append(("warming up", "building read copies of the vectors; searches are slower"))
     for key, value in rows:
         table.add_row(key, str(value))
     return table

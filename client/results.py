@@ -178,6 +178,7 @@ class ServerStats:
     jobs_queued: int = 0
     jobs_running: int = 0
     generation: str = ""
+    warming: bool = False  # still building its read copies of the vectors (slower searches)
 
 
 T = TypeVar("T")

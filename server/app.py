@@ -172,6 +172,7 @@ def build_generation(
     backend = BACKENDS[settings.backend]
     store = Store.open(directory, backend.vectors(settings))
     store.bind_model(model, embedder.dim)
+    store.vectors.cache_reads(store.generation, directory)
     index = backend.index(store, in_generation, metrics)
     metrics.watch_index(index)
     index.open()

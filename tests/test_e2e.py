@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import grpc
@@ -150,6 +151,11 @@ def test_stats_health_and_reflection(client: SceneSearchClient, server: RunningS
     stats = client.stats()
     assert stats.dimension == 64 and stats.device == "cpu (float32)" and stats.index_kind == "flat"
     assert stats.index_size == stats.scene_count
+    deadline = time.monotonic() + 30  # the read copies of the vectors finish building
+    while stats.warming and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stats = client.stats()
+    assert not stats.warming
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         reply = health.Check(health_pb2.HealthCheckRequest(service="scenesearch.v1.SceneSearch"))

@@ -203,6 +203,7 @@ class SceneSearchService(reembed.ReembedRpcs, pb_grpc.SceneSearchServicer):
         )
         response.generation = d.generation
         response.store_id, response.library_version = d.store.store_id, d.store.generation()
+        response.warming = d.store.vectors.warming()
         return response
 
     @grpc_errors

@@ -5,11 +5,12 @@ The rule (n = scenes in the selected videos, minus excluded ones):
 1. No `video_ids`: the index searches everything. Exclusions (the query scene itself, its
    video with `exclude_same_video`) are a deny-selector inside the index (flat, HNSW, IVF)
    or are dropped from LSH's Hamming candidates before re-ranking. No over-fetch.
-2. `video_ids` and n <= EXACT_LIMIT[kind] (HNSW 4,096; LSH 1,024; IVF-PQ 256): score the n
-   stored vectors exactly (one matmul); vectors come from the index's own storage where it
-   keeps raw vectors (HNSW, IVF-PQ before training), else from SQLite (IVF-PQ, LSH). Exact,
-   so recall is 1 by construction. Flat never takes this path: its scan with a selector
-   already scores only the selected rows.
+2. `video_ids` and n <= EXACT_LIMIT[kind] (4,096): score the n stored vectors exactly (one
+   matmul); vectors come from the index's own storage where it keeps raw vectors (HNSW,
+   IVF-PQ before training), else from the store's read copy of the scene vectors
+   (storage/vector_cache.py; SQLite while that is being built). Exact, so recall is 1 by
+   construction. Flat never takes this path: its scan with a selector already scores only
+   the selected rows.
 3. Otherwise the index filters with an IDSelector over the selected ids. HNSW raises efSearch
    to efSearch / fraction kept (at most 4,096); IVF-PQ raises nprobe to nprobe / fraction (up
    to nlist) and, below half the library, re-ranks up to 4x more candidates; LSH fetches
@@ -31,13 +32,12 @@ import numpy as np
 from scenesearch.server.index.base import IdFilter, Ids
 
 # Largest selection scored exactly, per index kind (None: never; the index filters itself).
-# Copying and scoring 4,096 vectors out of HNSW's own storage takes about 2 ms here, about
-# what an HNSW search with efSearch raised by 1 / fraction costs. IVF-PQ and LSH read exact
-# vectors from SQLite, which is slower per vector, so they switch to the index sooner:
-# IVF-PQ's filtered scan of its codes beat reading 1,000 vectors 4x at 100k scenes (2.8 vs
-# 12 ms), while LSH's filtered Hamming scan lost to it (34 vs 14 ms).
+# Copying and scoring 4,096 vectors out of HNSW's own storage, or out of the store's read copy
+# of the scene vectors, takes about 2 ms here, about what an HNSW search with efSearch raised
+# by 1 / fraction costs. (Before that read copy existed, IVF-PQ and LSH read exact vectors
+# from SQLite and switched to the index at 256 and 1,024.)
 DEFAULT_EXACT_LIMIT = 4096
-EXACT_LIMIT: dict[str, int | None] = {"flat": None, "ivfpq": 256, "lsh": 1024}
+EXACT_LIMIT: dict[str, int | None] = {"flat": None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ store's own id (meta `store_id`), so two stores never share collections.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,12 @@ class MilvusVectors:
         self.dim = 0
 
     # --- collections ------------------------------------------------------------------------
+
+    def cache_reads(self, generation: Callable[[], int], directory: Path) -> None:
+        """Nothing to copy: Milvus serves vector reads from its own memory."""
+
+    def warming(self) -> bool:
+        return False
 
     def bind(self, dim: int) -> None:
         """Create the collections on first use (FLAT: the index engine sets the scene

@@ -1,11 +1,13 @@
 """The SQLite VectorStore (the embedded default): vectors are BLOBs in the catalog's own
 scene and frame rows, so they commit and delete with them in the same transaction.
 Bulk reads serve the index (lookups, training samples, rebuilds) and queries (the frames of
-scenes or videos)."""
+scenes or videos). A serving store also keeps read copies of the scene and frame vectors
+(vector_cache.py), which answer the lookups that searches make once they are built."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,7 @@ import sqlite_utils
 
 from scenesearch.server.domain import IngestResult, Vectors
 from scenesearch.server.storage.schema import FrameMatrix, from_blobs, to_blob
+from scenesearch.server.storage.vector_cache import FRAMES, SCENES, VectorCache
 
 CHUNK = 4096  # ids per SQL statement: well under SQLite's variable limit
 
@@ -23,6 +26,8 @@ class SqliteVectors:
     def __init__(self, db: Callable[[], sqlite_utils.Database]) -> None:
         self._db = db  # the store's per-thread connection
         self.dim = 0
+        self._scene_cache: VectorCache | None = None
+        self._frame_cache: VectorCache | None = None
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -33,6 +38,19 @@ class SqliteVectors:
 
     def blob(self, vector: np.ndarray) -> bytes:
         return to_blob(vector)
+
+    def cache_reads(self, generation: Callable[[], int], directory: Path) -> None:
+        """Keep read copies of the scene and frame vectors (built in the background)."""
+        self._scene_cache, self._frame_cache = (
+            VectorCache(table, lambda: self.db.conn, generation, self.dim, directory)
+            for table in (SCENES, FRAMES)
+        )
+        self._scene_cache.start()
+        self._frame_cache.start()
+
+    def warming(self) -> bool:
+        caches = (self._scene_cache, self._frame_cache)
+        return any(cache is not None and not cache.ready.is_set() for cache in caches)
 
     def write_video(self, video_id: int, scene_ids: Sequence[int], result: IngestResult) -> None:
         """Nothing to do: the rows the transaction inserts carry their vectors."""
@@ -46,6 +64,10 @@ class SqliteVectors:
     def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
         """Stored vectors of the committed scenes among `ids`, in the order given."""
         wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+        cached = self._scene_cache.rows_of(wanted) if self._scene_cache is not None else None
+        if cached is not None:
+            found, order = in_given_order(wanted, cached.groups)
+            return found, cached.vectors[order]
         rows: list[tuple[int, bytes]] = []
         for chunk in chunked(wanted.tolist()):
             rows.extend(
@@ -82,6 +104,11 @@ class SqliteVectors:
     def frames_of_scenes(self, scene_ids: Sequence[int], ordered: bool = True) -> FrameMatrix:
         """The sampled frames of these scenes (CHUNK ids a query), in time order per video,
         or as stored when not `ordered` (no sort of the vectors: faster for many scenes)."""
+        cached = self._frame_cache.rows_of(scene_ids) if self._frame_cache and not ordered else None
+        if cached is not None:  # grouped by scene, in time order within one
+            return FrameMatrix(
+                times_s=cached.order, vectors=cached.vectors, scene_ids=cached.groups
+            )
         return concat_frames(
             [
                 self._frames(f"scene_id IN ({placeholders(chunk)})", chunk, ordered)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -34,6 +35,15 @@ class VectorStore(Protocol):
 
     def blob(self, vector: np.ndarray) -> bytes:
         """What a catalog scene or frame row keeps of its vector."""
+        ...
+
+    def cache_reads(self, generation: Callable[[], int], directory: Path) -> None:
+        """A serving store: keep whatever read copies make searches' lookups fast (`generation`
+        tells when the catalog changed; `directory` is where copies may keep files)."""
+        ...
+
+    def warming(self) -> bool:
+        """Whether read copies are still being built (reads are slower until then)."""
         ...
 
     def write_video(self, video_id: int, scene_ids: Sequence[int], result: IngestResult) -> None:

@@ -288,7 +288,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("video_count", "scene_count", "frame_count", "model", "dimension", "device", "index_kind", "index_params", "index_note", "index_size", "jobs_queued", "jobs_running", "generation", "store_id", "library_version")
+    __slots__ = ("video_count", "scene_count", "frame_count", "model", "dimension", "device", "index_kind", "index_params", "index_note", "index_size", "jobs_queued", "jobs_running", "generation", "store_id", "library_version", "warming")
     class IndexParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +311,7 @@ class GetStatsResponse(_message.Message):
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     LIBRARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WARMING_FIELD_NUMBER: _ClassVar[int]
     video_count: int
     scene_count: int
     frame_count: int
@@ -326,7 +327,8 @@ class GetStatsResponse(_message.Message):
     generation: str
     store_id: str
     library_version: int
-    def __init__(self, video_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., frame_count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., index_kind: _Optional[str] = ..., index_params: _Optional[_Mapping[str, str]] = ..., index_note: _Optional[str] = ..., index_size: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ..., generation: _Optional[str] = ..., store_id: _Optional[str] = ..., library_version: _Optional[int] = ...) -> None: ...
+    warming: bool
+    def __init__(self, video_count: _Optional[int] = ..., scene_count: _Optional[int] = ..., frame_count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., index_kind: _Optional[str] = ..., index_params: _Optional[_Mapping[str, str]] = ..., index_note: _Optional[str] = ..., index_size: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., jobs_running: _Optional[int] = ..., generation: _Optional[str] = ..., store_id: _Optional[str] = ..., library_version: _Optional[int] = ..., warming: _Optional[bool] = ...) -> None: ...
 
 class RebuildIndexRequest(_message.Message):
     __slots__ = ("kind", "params")
