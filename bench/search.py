@@ -244,7 +244,9 @@ def encoder_seconds(port: int) -> float:
 
 
 def text(i: int) -> str:
-    return " ".join(WORDS[(i + j) % len(WORDS)] for j in range(4))
+    """A different text for every query: a repeated one would be answered from the server's
+    memory of recent texts, without the encoder."""
+    return " ".join(WORDS[(i + j) % len(WORDS)] for j in range(4)) + f" scene {i}"
 
 
 def table(kind: str, rows: list[Row]) -> list[str]:
