@@ -242,19 +242,30 @@ class DualEncoder:
 
     def text_inputs(self, texts: Sequence[str]) -> tuple[Inputs, tuple[bool, ...]]:
         """The text tower's inputs for `texts`, and which of them were truncated."""
-        tokenizer = self._processor.tokenizer
-        lengths = [len(ids) for ids in tokenizer(list(texts), verbose=False)["input_ids"]]
-        tokens = tokenizer(
+        tokens = self._processor.tokenizer(
             list(texts),
             padding=self.text_padding,
             truncation=True,
             max_length=self.max_text_tokens,
             return_tensors="pt",
+            return_attention_mask=True,
         )
         inputs = {"input_ids": tokens["input_ids"]}
         if self.text_attention_mask:
             inputs["attention_mask"] = tokens["attention_mask"]
-        return inputs, tuple(n > self.max_text_tokens for n in lengths)
+        return inputs, self._truncated(texts, tokens["attention_mask"])
+
+    def _truncated(self, texts: Sequence[str], mask: torch.Tensor) -> tuple[bool, ...]:
+        """Which texts lost tokens to truncation. Only a text that fills the whole context can
+        have, so only those are tokenized again, untruncated: a batch of ordinary queries costs
+        one tokenizer call, not two."""
+        full = (mask.sum(dim=1) >= self.max_text_tokens).tolist()
+        if not any(full):
+            return (False,) * len(texts)
+        suspects = [text for text, at_limit in zip(texts, full, strict=True) if at_limit]
+        tokenizer = self._processor.tokenizer
+        lengths = iter([len(ids) for ids in tokenizer(suspects, verbose=False)["input_ids"]])
+        return tuple(bool(at_limit) and next(lengths) > self.max_text_tokens for at_limit in full)
 
 
 def _missing_package_hint(exc: BaseException) -> str:
