@@ -10,6 +10,7 @@ frame most similar to the query vector, found for all hits in one vectorised pas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import numpy.typing as npt
 from scenesearch.contract import DEFAULT_TOP_K, MAX_TOP_K
 from scenesearch.server.domain import Scene, SceneHit, Vectors
 from scenesearch.server.errors import InvalidArgument
+from scenesearch.server.index.base import IdFilter
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.query.composite import (
     CANDIDATES_PER_HIT,
@@ -206,16 +208,31 @@ class SearchEngine:
                 raise InvalidArgument(f"the time range {start}-{end}s ends before it starts")
             in_time = self.directory.overlapping(start, end, options.video_ids)
             allow = in_time if allow is None else np.intersect1d(allow, in_time)
-        return choose_plan(self._index.kind, allow, denied, self.exact_limits)
+        total = self._index.count()
+        return choose_plan(self._index.kind, allow, denied, total, self.exact_limits)
 
     def _candidates(self, vector: Vectors, fetch: int, plan: Plan) -> tuple[np.ndarray, ...]:
         """(ids, scores) best first: the whole selection when it is scored exactly."""
-        if plan.exact and plan.id_filter is not None and plan.id_filter.allow is not None:
-            ids, vectors = self._index.stored_vectors(plan.id_filter.allow)
+        selection = plan.id_filter
+        if plan.exact and selection is not None and selection.allow is not None:
+            ids, vectors = self._index.stored_vectors(selection.allow)
             scores = vectors @ vector[0]
             order = np.argsort(-scores, kind="stable")
             return ids[order], scores[order]
-        scores, ids = self._index.search(vector, fetch, plan.id_filter)
+        if plan.post_filter and selection is not None:
+            wide = max(fetch, min(math.ceil(fetch * plan.widen), self._index.count()))
+            excluded = IdFilter(None, selection.deny) if len(selection.deny) else None
+            ids, scores = self._searched(vector, wide, excluded)
+            kept = selection.keep(ids)
+            if int(kept.sum()) >= fetch or len(ids) < wide:  # enough, or nothing more to find
+                return ids[kept], scores[kept]
+            selection = IdFilter(selection.allow)  # rule 4 of plan.py: the index filters
+        return self._searched(vector, fetch, selection)
+
+    def _searched(
+        self, vector: Vectors, fetch: int, id_filter: IdFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self._index.search(vector, fetch, id_filter)
         valid = ids[0] >= 0
         return ids[0][valid], scores[0][valid]
 
