@@ -3,8 +3,10 @@
 Detection sees exactly the picture PySceneDetect builds: cv2.VideoCapture's swscale BGR24
 (which honours range and matrix tags), turned upright, cv2.resize(INTER_LINEAR) to
 SceneManager's auto-downscale size, so cuts equal `scenedetect.detect` frame for frame. For
-8-bit planar YUV at HD sizes only the pixels cv2.resize reads are converted (`_Compact`),
-checked against the full conversion at the start and every CHECK_EVERY frames.
+8-bit planar YUV at HD sizes only the pixels cv2.resize reads are converted: `_Subsample` where
+the scale is an odd whole number (720p, 2160p: one pixel read per output pixel, no resize at
+all), `_Compact` otherwise; either is checked against the full conversion at the start and
+every CHECK_EVERY frames.
 """
 
 from __future__ import annotations
@@ -82,6 +84,17 @@ def _rows(plane: av.video.plane.VideoPlane) -> Picture:
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
 
 
+def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Sorted distinct values of non-negative integers. Not np.unique: its first call imports
+    numpy.ma, some 50M instructions, more than a short clip's whole detection costs."""
+    return np.flatnonzero(np.bincount(values))
+
+
+def _source_x(n: int, out: int) -> npt.NDArray[np.float32]:
+    """Where cv2.resize (INTER_LINEAR) samples `n` pixels for each of `out`, as it computes it."""
+    return ((np.arange(out) + 0.5) * (1.0 / (out / n)) - 0.5).astype(np.float32)
+
+
 def _run(start: int, count: int, step: int) -> slice:
     stop = start + count * step
     return slice(start, stop if stop >= 0 else None, step)
@@ -100,13 +113,13 @@ class _Axis:
 
 def _axis(n: int, out: int, sub: int, flip: bool) -> _Axis | None:
     """Plan `n` coded pixels resized to `out` (None: irregular, use the full conversion)."""
-    x = ((np.arange(out) + 0.5) * (1.0 / (out / n)) - 0.5).astype(np.float32)  # as cv2 does
+    x = _source_x(n, out)
     left = np.floor(x).astype(np.int64)
-    taps = np.unique(np.r_[left, left[x > left] + 1])  # a zero-weight neighbour is not read
+    taps = _distinct(np.r_[left, left[x > left] + 1])  # a zero-weight neighbour is not read
     taps = np.sort(n - 1 - taps) if flip else taps
     period = n // gcd(n, out) * (1 if n // gcd(n, out) % sub == 0 else sub)
-    blocks = np.unique(taps // sub) * sub  # whole chroma blocks: each pixel keeps its chroma
-    residues = np.unique(blocks % period)
+    blocks = _distinct(taps // sub) * sub  # whole chroma blocks: each pixel keeps its chroma
+    residues = _distinct(blocks % period)
     if blocks[-1] + sub > n or len(residues) > 8:
         return None
     order, runs, scatter, pos = [], [], [], 0
@@ -190,26 +203,97 @@ class _Compact:
         return np.asarray(cv2.cvtColor(small, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
 
 
+def _single_taps(n: int, out: int) -> npt.NDArray[np.int64] | None:
+    """The one pixel cv2.resize reads for each output pixel, where every sample falls exactly
+    on a pixel (an odd whole-number scale: the neighbour's weight is 0); otherwise None."""
+    x = _source_x(n, out)
+    left = np.floor(x)
+    return left.astype(np.int64) if np.array_equal(x, left) else None
+
+
+class _Subsample:
+    """`detection_picture`, bit for bit, where cv2.resize reads one pixel per output pixel on
+    both axes (weights 1 and 0): it then returns exactly those pixels, so they alone are
+    converted and are the picture, with no canvas and no resize.
+
+    Each pixel goes into a chroma block of its own (its luma first, the block's second pixel
+    left constant) with its own chroma: swscale converts each pixel from its luma and its
+    block's chroma alone, as in the full conversion.
+    """
+
+    @classmethod
+    def plan(cls, frame: av.VideoFrame, rotation: int) -> _Subsample | None:
+        fmt, _, _ = COMPACT.get(frame.format.name, ("", 0, 0))
+        turns, w, h = round(rotation / 90) % 4, frame.width, frame.height
+        shown = (h, w) if turns % 2 else (w, h)
+        size = detection_size(*shown)
+        if not fmt or size == shown:
+            return None
+        down, across = _single_taps(shown[1], size[1]), _single_taps(shown[0], size[0])
+        if down is None or across is None:
+            return None
+        # Coded (row, column) of displayed (down, across), as np.rot90 turns them.
+        rows, cols = {
+            0: (down, across),
+            1: (across, w - 1 - down),
+            2: (h - 1 - down, w - 1 - across),
+            3: (h - 1 - across, down),
+        }[turns]
+        return cls(frame, rows, cols, turns % 2 == 1)
+
+    def __init__(
+        self,
+        frame: av.VideoFrame,
+        rows: npt.NDArray[np.int64],
+        cols: npt.NDArray[np.int64],
+        transposed: bool,
+    ) -> None:
+        fmt, across, down = COMPACT[frame.format.name]
+        self.rows, self.cols, self.transposed = rows, cols, transposed
+        self.chroma_rows, self.chroma_cols = rows // down, cols // across
+        self.luma = slice(0, across * len(cols), across)  # compact columns holding our pixels
+        self.compact = av.VideoFrame(across * len(cols), len(rows), fmt)
+        _rows(self.compact.planes[0]).fill(0x80)  # the unused second pixels: constant
+        self.reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> Picture:
+        y, u, v = (_rows(p) for p in frame.planes)
+        cy, cu, cv = (_rows(p) for p in self.compact.planes)
+        n = len(self.cols)
+        cy[:, self.luma] = y[self.rows][:, self.cols]
+        cu[:, :n] = u[self.chroma_rows][:, self.chroma_cols]
+        cv[:, :n] = v[self.chroma_rows][:, self.chroma_cols]
+        self.compact.colorspace, self.compact.color_range = frame.colorspace, frame.color_range
+        bgra = self.reformatter.reformat(self.compact, format="bgra", threads=1)
+        done = _rows(bgra.planes[0]).view(np.uint32)[:, self.luma]
+        done = np.ascontiguousarray(done.T if self.transposed else done)
+        picture = cv2.cvtColor(done.view(np.uint8).reshape(*done.shape, 4), cv2.COLOR_BGRA2BGR)
+        return np.asarray(picture, dtype=np.uint8)
+
+
 class DetectionPictures:
-    """A stream's detection pictures: `_Compact` where it applies, checked against the full
-    conversion on the first frame and every CHECK_EVERY frames (any mismatch: full only)."""
+    """A stream's detection pictures: `_Subsample` or `_Compact` where one applies, checked
+    against the full conversion on the first frame and every CHECK_EVERY frames (any mismatch:
+    full conversions only)."""
 
     def __init__(self) -> None:
         self._key: tuple[int, int, str, int] | None = None
-        self._compact: _Compact | None = None
+        self._compact: _Subsample | _Compact | None = None
         self._count = 0
         self._reformatter = VideoReformatter()
 
     def __call__(self, frame: av.VideoFrame, rotation: int) -> Picture:
         key = (frame.width, frame.height, frame.format.name, rotation)
         if key != self._key:
-            self._key, self._count, self._compact = key, 0, _Compact.plan(frame, rotation)
+            fast = _Subsample.plan(frame, rotation) or _Compact.plan(frame, rotation)
+            self._key, self._count, self._compact = key, 0, fast
         self._count += 1
         if self._compact is not None and (self._count - 1) % CHECK_EVERY:
             return self._compact(frame)
         exact = detection_picture(frame, rotation, self._reformatter)
         if self._compact is not None:
-            self._compact.canvas.fill(0x5A3C96E1)  # a read of an unconverted pixel must show
+            if isinstance(self._compact, _Compact):
+                self._compact.canvas.fill(0x5A3C96E1)  # a read of an unconverted pixel shows
             if not np.array_equal(self._compact(frame), exact):
                 log.warning("compact detection picture differs; using full conversions")
                 self._compact = None
