@@ -23,6 +23,7 @@ from scenesearch.server.config import Settings
 from scenesearch.server.embedder import DualEncoder, load_embedder
 from scenesearch.server.errors import ModelMismatch
 from scenesearch.server.index.backends import REGISTRY as BACKENDS
+from scenesearch.server.index.base import single_threaded_queries
 from scenesearch.server.index.live import LiveIndex
 from scenesearch.server.ingest.importer import VideoImporter
 from scenesearch.server.ingest.jobs import JobRunner
@@ -340,7 +341,7 @@ def _listen(
         interceptors.append(guard)
     interceptors.append(ConcurrencyLimiter(settings.max_concurrent_rpcs))
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.max_workers),
+        futures.ThreadPoolExecutor(settings.max_workers, initializer=single_threaded_queries),
         options=options,
         interceptors=interceptors,
     )

@@ -227,3 +227,18 @@ def test_rebuild_under_concurrent_searches_and_writes_has_no_ghosts(tmp_path: Pa
     assert live.count() == len(committed) == 40 * 5
     _, ids = live.search(normalise(np.ones((1, 8))), 500)
     assert {int(i) for i in ids[0] if i >= 0} == committed
+
+
+def test_rpc_threads_query_faiss_on_one_thread_and_leave_the_others_alone() -> None:
+    """The RPC pool's initializer limits FAISS's OpenMP to one thread in that pool's threads
+    only: the thread that builds indexes keeps its default."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import faiss
+
+    from scenesearch.server.index.base import single_threaded_queries
+
+    before = faiss.omp_get_max_threads()
+    with ThreadPoolExecutor(2, initializer=single_threaded_queries) as pool:
+        assert pool.submit(faiss.omp_get_max_threads).result() == 1
+    assert faiss.omp_get_max_threads() == before
