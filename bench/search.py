@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import platform
 import re
 import signal
@@ -292,7 +293,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     videos = max(1, args.scenes // SCENES_PER_VIDEO)
     sections: list[str] = []
-    started_all = time.perf_counter()
+    started_all, load_before = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         model = write_random_clip(root / "model", VIT_B_32)
@@ -318,8 +319,10 @@ def main() -> None:
         f"video, {args.frames} sampled frames a scene), 512-d clustered unit vectors, written "
         f"straight into a data dir. One client, through the real server over gRPC (random "
         f"ViT-B/32, the server's default runtime); {args.queries} queries a row; "
-        f"scene queries start from random scenes. Machine: {platform.machine()}, shared with "
-        f"other work. Whole run {time.perf_counter() - started_all:.0f}s. Command: "
+        f"scene queries start from random scenes. Machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {load_before:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end. Whole run {time.perf_counter() - started_all:.0f}s. "
+        "Command: "
         f"`python -m bench.search --scenes {args.scenes} --frames {args.frames}`.",
         "",
         "Ratios are against the unfiltered scene search of the same kind (top_k=1000 against "
