@@ -2,7 +2,11 @@
 
 Counts CPU instructions with valgrind's callgrind (deterministic whatever else the machine is
 doing), for decode + detection picture + ContentDetector per frame, with interpreter start-up
-and imports measured once and subtracted. Without valgrind it times both, interleaved.
+and each decoder's own import measured alone and subtracted (with PYTHONDONTWRITEBYTECODE set,
+an import compiles the module from source, which no ingest pays per video). OpenBLAS runs
+single-threaded: its idle worker threads spin for as long as the clock lets them, which varied
+the counts by up to 0.4M instructions a frame from run to run though neither decoder uses BLAS.
+Without valgrind it times both, interleaved.
 
 Usage: python -m bench.decode_detect --against REV [--out bench/results/decode_detect.md]
 (REV: a git revision whose server/ingest/pipeline/decode.py is the baseline, e.g. the commit
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import platform
 import re
 import shutil
@@ -35,8 +40,9 @@ import sys
 sys.path.insert(0, {root!r})
 from bench.decode_detect import load, run_once
 from pathlib import Path
-if sys.argv[1] != "none":
-    run_once(load(sys.argv[1]), Path(sys.argv[2]))
+module = load(sys.argv[1]) if sys.argv[1] != "none" else None
+if module is not None and sys.argv[2]:
+    run_once(module, Path(sys.argv[2]))
 """
 
 
@@ -74,6 +80,7 @@ def instructions(script: Path, *args: str) -> int:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
     ).stderr
     return max(int(m.replace(",", "")) for m in re.findall(r"I\s+refs:\s+([\d,]+)", out))
 
@@ -121,11 +128,12 @@ def main() -> None:
     script.write_text(RUN.format(root=str(root)))
     rows = []
     if shutil.which("valgrind"):
-        unit, base = "M instructions / frame", instructions(script, "none", "")
+        unit = "M instructions / frame"
+        old_base, new_base = (instructions(script, str(m), "") for m in (baseline, current))
         for name, path in videos.items():
             n = frame_count(path)
-            old = (instructions(script, str(baseline), str(path)) - base) / n / 1e6
-            new = (instructions(script, str(current), str(path)) - base) / n / 1e6
+            old = (instructions(script, str(baseline), str(path)) - old_base) / n / 1e6
+            new = (instructions(script, str(current), str(path)) - new_base) / n / 1e6
             rows.append((name, n, old, new))
     else:
         unit = "ms / frame (median of 5, interleaved)"
@@ -141,7 +149,8 @@ def main() -> None:
     lines = [
         "# Decode + detect: exact PySceneDetect pictures vs the previous decoder",
         "",
-        f"Decode + detection picture + ContentDetector, per frame, {unit}. Baseline: "
+        f"Decode + detection picture + ContentDetector, per frame, {unit} (interpreter "
+        "start-up and each decoder's import subtracted; OpenBLAS single-threaded). Baseline: "
         f"`{args.against}`. Machine: {platform.machine()}, {platform.processor() or 'cpu'}. "
         f"Command: `python -m bench.decode_detect --against {args.against}`.",
         "",

@@ -106,9 +106,7 @@ class _Axis:
 
     order: npt.NDArray[np.int64]  # coded index of each compact position
     blocks: list[tuple[slice, slice]]  # (coded, compact) runs, in whole chroma blocks
-    read_at: npt.NDArray[np.int64]  # compact positions of the pixels cv2.resize reads...
-    shown: npt.NDArray[np.int64]  # ...their displayed index...
-    scatter: list[tuple[slice, slice]]  # ...and as (displayed, compact) runs
+    scatter: list[tuple[slice, slice]]  # (displayed, compact) runs of the pixels it reads
 
 
 def _axis(n: int, out: int, sub: int, flip: bool) -> _Axis | None:
@@ -122,6 +120,8 @@ def _axis(n: int, out: int, sub: int, flip: bool) -> _Axis | None:
     residues = _distinct(blocks % period)
     if blocks[-1] + sub > n or len(residues) > 8:
         return None
+    tapped = np.zeros(n + sub, bool)
+    tapped[taps] = True  # a lookup, not np.isin (a table of its own on every call)
     order, runs, scatter, pos = [], [], [], 0
     for r in residues:
         starts = blocks[blocks % period == r]
@@ -130,7 +130,7 @@ def _axis(n: int, out: int, sub: int, flip: bool) -> _Axis | None:
             return None
         runs.append((_run(b // sub, k, period // sub), _run(pos // sub, k, 1)))
         for e in range(sub):
-            read = np.isin(starts + e, taps)
+            read = tapped[starts + e]
             if read.any() and not read.all():
                 return None
             if read.all():
@@ -138,9 +138,7 @@ def _axis(n: int, out: int, sub: int, flip: bool) -> _Axis | None:
                 scatter.append((_run(at, k, -period if flip else period), _run(pos + e, k, sub)))
         order.append((starts[:, None] + np.arange(sub)).ravel())
         pos += k * sub
-    coded = np.concatenate(order)
-    read_at = np.flatnonzero(np.isin(coded, taps))
-    return _Axis(coded, runs, read_at, n - 1 - coded[read_at] if flip else coded[read_at], scatter)
+    return _Axis(np.concatenate(order), runs, scatter)
 
 
 class _Compact:
@@ -195,9 +193,10 @@ class _Compact:
         done = _rows(bgra.planes[0]).view(np.uint32)
         # Displayed rows are coded rows, or coded columns when turned a quarter.
         down, across = (self.cols, self.rows) if self.turns % 2 else (self.rows, self.cols)
-        done = (done.T if self.turns % 2 else done)[down.read_at]
-        for shown, at in across.scatter:
-            self.canvas[down.shown, shown] = done[:, at]
+        done = done.T if self.turns % 2 else done
+        for shown_rows, rows in down.scatter:  # runs of slices: strided copies, no index arrays
+            for shown, at in across.scatter:
+                self.canvas[shown_rows, shown] = done[rows, at]
         canvas = self.canvas.view(np.uint8).reshape(*self.canvas.shape, 4)
         small = cv2.resize(canvas, self.size, interpolation=cv2.INTER_LINEAR)
         return np.asarray(cv2.cvtColor(small, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
