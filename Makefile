@@ -49,11 +49,16 @@ lint: install
 	$(VENV)/bin/mypy -p scenesearch.server -p scenesearch.client -m scenesearch.contract
 	$(VENV)/bin/mypy tests bench scripts
 
+# Two workers: much of the suite waits on servers, subprocesses and a browser, so two
+# overlap well even on 2 cores; a module stays on one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 test: install
-	$(VENV)/bin/pytest -q
+	$(PYTEST)
 
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 demo: install
 	$(PY) -m scripts.demo

@@ -16,6 +16,23 @@ from scenesearch.server.embedder import ClipEmbedder
 from tests.support.random_model import write_random_clip
 from tests.support.synthetic import WrittenVideo, write_video
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup` (make test), a test module runs whole on one
+    worker, in order, as its tests and module fixtures expect; the Milvus suites share one
+    worker (so one Milvus server starts), and so do the Ray suites (one local runtime at a
+    time)."""
+    for item in items:
+        path = item.path
+        if "milvus" in path.parts:
+            group = "milvus"
+        elif path.name.startswith("test_ray_"):
+            group = "ray"
+        else:
+            group = str(path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 # Tests never reach a model hub: a hub id must fail fast instead of retrying for a minute.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
