@@ -101,7 +101,7 @@ def test_cache_matches_sqlite_through_deletes_and_new_videos(tmp_path: Path) -> 
     add_video(store, 21, copy_of=5, reverse=True)  # a scene's frames out of time order
     check(store, frames, scenes, rng)
 
-    with store.write() as conn:  # a scene of an old video gains frames: ids out of order
+    with store.write() as conn:  # a scene already cached gains frames: a rebuild
         conn.execute(
             "INSERT INTO frames (video_id, scene_id, frame_no, time_s, vector) "
             "SELECT video_id, scene_id, frame_no + 1, time_s + 0.01, vector FROM frames "

@@ -9,16 +9,20 @@ well under a millisecond.
 How it stays right (SQLite remains the only truth; a copy is derived and never persisted):
 - Row ids only grow (AUTOINCREMENT), and a video's rows commit with its `ready` status in one
   transaction. So when the store generation moves, the rows with id > the last one read are
-  exactly what is new; they are appended.
+  exactly what is new; they are appended. (Nothing inserts explicit ids into a served store:
+  a re-embed writes its target generation's rows before the swap builds that generation's
+  reads, as for the scene directory.) New rows of a group already cached would break the
+  order of the keys, so they make the refresh a rebuild.
 - Videos cached but no longer ready (deleted) are listed, and their rows left out of every
   answer; when they make up half the cached videos, the next refresh rebuilds from scratch.
 - Vectors are appended in id order and never move; a sorted key (group id, order, file row,
   video: 32 bytes a row) finds the rows of a set of groups (a scene's frames) by binary search.
 - A rebuild writes a new file, and growing one only extends it, so a search still reading an
   older snapshot's mapping is never cut short.
-- Files are unlinked as soon as they are created: the page cache decides what stays in memory,
-  and nothing is left behind by a crash. At 1M scenes and 3 frames a scene the frame file is
-  6 GB of address space, not of resident memory.
+- Files are unlinked as soon as they are created, in the data dir: the page cache decides what
+  stays in memory, and nothing is left behind by a crash. They take as much disk as the vectors
+  they copy (2 KB a 512-d vector: 8 GB at 1M scenes with 3 frames a scene), freed when the
+  server exits; memory-mapped, that is address space, not resident memory.
 
 The first build runs in a background thread; until it is done, `rows_of` answers None and the
 caller reads SQLite.
@@ -119,6 +123,7 @@ class VectorCache:
         self._snapshot: _Snapshot | None = None
         self._file: _VectorFile | None = None
         self.ready = threading.Event()
+        self.failed = False  # the first build failed: readers use SQLite for good
 
     def start(self) -> None:
         """Build in the background; readers use SQLite until the build is done."""
@@ -132,6 +137,7 @@ class VectorCache:
                 self._snapshot = self._rebuilt(self._generation())
             self.ready.set()
         except Exception:  # only a copy: readers keep reading SQLite
+            self.failed = True
             log.exception("building the %s vector cache failed; reads use SQLite", self.table.name)
 
     def close(self) -> None:
@@ -146,8 +152,15 @@ class VectorCache:
         return 0 if snapshot is None else len(snapshot.groups)
 
     def rows_of(self, group_ids: Sequence[int] | np.ndarray) -> Rows | None:
-        """The rows of these groups of ready videos; None while the first build runs."""
-        snapshot = self._current()
+        """The rows of these groups of ready videos; None while the first build runs, or if
+        bringing the copy up to date failed (the caller reads SQLite, which is the truth)."""
+        try:
+            snapshot = self._current()
+        except (OSError, sqlite3.Error):
+            log.exception(
+                "refreshing the %s vector cache failed; this read uses SQLite", self.table.name
+            )
+            return None
         if snapshot is None:
             return None
         wanted = np.unique(np.asarray(group_ids, dtype=np.int64))
@@ -247,18 +260,18 @@ class VectorCache:
             np.concatenate(column) for column in zip(*parts, strict=True)
         )
         new = slice(len(old.groups), None)
-        if (len(old.groups) and groups[new].min() < old.groups[-1]) or np.any(
-            np.diff(groups[new]) < 0
-        ):  # not in group order (ids inserted out of order): sort the keys, never the vectors
-            by = np.lexsort((order, groups))
-            groups, order, file_rows, videos = groups[by], order[by], file_rows[by], videos[by]
-        else:  # a group's rows may have come out of order: sort the new ones only
-            by = np.lexsort((order[new], groups[new]))
-            order[new], file_rows[new], videos[new] = (
-                order[new][by],
-                file_rows[new][by],
-                videos[new][by],
-            )
+        if len(old.groups) and groups[new].min() <= old.groups[-1]:
+            # a group already cached grew: the new keys cannot simply follow, so start again
+            return self._rebuilt(generation)
+        # New rows follow every cached group, but may come in any order among themselves (and
+        # a rebuild may meet anything): sort the new keys, never the vectors.
+        by = np.lexsort((order[new], groups[new]))
+        groups[new] = groups[new][by]
+        order[new], file_rows[new], videos[new] = (
+            order[new][by],
+            file_rows[new][by],
+            videos[new][by],
+        )
         cached = np.union1d(old.cached_videos, videos[new])
         return _Snapshot(
             generation,

@@ -50,7 +50,7 @@ class SqliteVectors:
 
     def warming(self) -> bool:
         caches = (self._scene_cache, self._frame_cache)
-        return any(cache is not None and not cache.ready.is_set() for cache in caches)
+        return any(c is not None and not c.ready.is_set() and not c.failed for c in caches)
 
     def write_video(self, video_id: int, scene_ids: Sequence[int], result: IngestResult) -> None:
         """Nothing to do: the rows the transaction inserts carry their vectors."""
