@@ -7,7 +7,7 @@ returns cosine scores (higher is better), which keeps scores comparable across k
 whose FAISS index accepts search parameters (flat, HNSW, IVF) filter inside FAISS with an
 IDSelector; LSH, which does not, filters its Hamming candidates before re-ranking them.
 `stored_vectors(ids)` returns exact vectors for ids (from the index's own storage when it
-keeps raw vectors, else from SQLite), for exact scoring of small selections.
+keeps raw vectors, else from the store), for exact scoring of small selections.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from scenesearch.server.domain import Vectors
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
-# Exact stored vectors for ids (SQLite in the server): returns the ids found and their rows.
+# Exact stored vectors for ids (the store's, in the server): returns the ids found and their rows.
 VectorLookup = Callable[[Ids], tuple[Ids, Vectors]]
 
 MAGIC = b"SSIDX001"

@@ -131,7 +131,7 @@ class IvfPqIndex(IdMappedIndex):
     def stored_vectors(self, ids: Ids) -> tuple[Ids, Vectors]:
         if self.fallback_reason:  # still exact: the flat storage holds the raw vectors
             return super().stored_vectors(ids)
-        return self._lookup(ids)  # PQ codes are lossy: SQLite has the exact vectors
+        return self._lookup(ids)  # PQ codes are lossy: the store has the exact vectors
 
     def params(self) -> dict[str, str]:
         return {
