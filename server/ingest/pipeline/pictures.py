@@ -95,6 +95,13 @@ def _source_x(n: int, out: int) -> npt.NDArray[np.float32]:
     return ((np.arange(out) + 0.5) * (1.0 / (out / n)) - 0.5).astype(np.float32)
 
 
+def _geometry(frame: av.VideoFrame, rotation: int) -> tuple[int, tuple[int, int], tuple[int, int]]:
+    """Quarter turns to upright, displayed (width, height), and the detection size."""
+    turns = round(rotation / 90) % 4
+    shown = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    return turns, shown, detection_size(*shown)
+
+
 def _run(start: int, count: int, step: int) -> slice:
     stop = start + count * step
     return slice(start, stop if stop >= 0 else None, step)
@@ -152,9 +159,8 @@ class _Compact:
     @classmethod
     def plan(cls, frame: av.VideoFrame, rotation: int) -> _Compact | None:
         fmt, across, _ = COMPACT.get(frame.format.name, ("", 0, 0))
-        turns, w, h = round(rotation / 90) % 4, frame.width, frame.height
-        shown = (h, w) if turns % 2 else (w, h)
-        size = detection_size(*shown)
+        turns, shown, size = _geometry(frame, rotation)
+        w, h = frame.width, frame.height
         along_w, along_h = (size[1], size[0]) if turns % 2 else size
         rows = _axis(h, along_h, 1, turns in (2, 3)) if fmt and size != shown else None
         cols = _axis(w, along_w, across, turns in (1, 2)) if rows else None
@@ -223,9 +229,8 @@ class _Subsample:
     @classmethod
     def plan(cls, frame: av.VideoFrame, rotation: int) -> _Subsample | None:
         fmt, _, _ = COMPACT.get(frame.format.name, ("", 0, 0))
-        turns, w, h = round(rotation / 90) % 4, frame.width, frame.height
-        shown = (h, w) if turns % 2 else (w, h)
-        size = detection_size(*shown)
+        turns, shown, size = _geometry(frame, rotation)
+        w, h = frame.width, frame.height
         if not fmt or size == shown:
             return None
         down, across = _single_taps(shown[1], size[1]), _single_taps(shown[0], size[0])
