@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenesearch.server.query.plan import POST_FILTER_WIDEN, choose_plan, exact_limit
+from scenesearch.server.query.plan import (
+    POST_FILTER_WIDEN,
+    choose_plan,
+    exact_limit,
+    post_filter_plan,
+)
 
 
 def ids(n: int) -> np.ndarray:
@@ -42,6 +47,19 @@ def test_exclusions_are_taken_out_of_the_selection() -> None:
     assert plan.id_filter.allow.tolist() == [1, 3, 5]
     assert choose_plan("hnsw", ids(2), ids(2), 100_000).nothing
     post = choose_plan("hnsw", ids(50_000), np.array([7], np.int64), 100_000)
-    assert post.post_filter and post.id_filter is not None and post.id_filter.allow is not None
-    assert post.id_filter.deny.tolist() == [7]  # searched with the exclusion, then filtered
-    assert 7 not in post.id_filter.allow.tolist()
+    assert post.post_filter and post.id_filter is not None and post.keep_ids is not None
+    assert post.id_filter.allow is None  # searched with the exclusion only...
+    assert post.id_filter.deny.tolist() == [7]
+    assert 7 not in post.keep_ids.tolist()  # ...then filtered
+
+
+def test_the_post_filter_is_decided_on_a_count() -> None:
+    """A filter by videos alone: rule 3 needs no id list, only how many scenes it selects."""
+    none = np.zeros(0, np.int64)
+    post = post_filter_plan("ivfpq", 500_000, np.array([3], np.int64), 1_000_000)
+    assert post is not None and post.post_filter and post.widen == 4.0
+    assert post.id_filter is not None and post.id_filter.deny.tolist() == [3]
+    assert post_filter_plan("ivfpq", 200_000, none, 1_000_000) is None  # 20%: the selector
+    assert post_filter_plan("hnsw", 30_000, none, 100_000) is not None
+    assert post_filter_plan("hnsw", 3_000, none, 10_000) is None  # under the exact limit
+    assert post_filter_plan("flat", 500_000, none, 1_000_000) is None

@@ -28,6 +28,11 @@ def check(store: Store, directory: SceneDirectory, rng: np.random.Generator) -> 
         chosen = sorted(rng.choice(videos, size=size, replace=False).tolist())
         expected = sql_ids(store, f"s.video_id IN ({','.join(map(str, chosen))})")
         np.testing.assert_array_equal(directory.scenes_of(chosen), expected)
+        assert directory.count_of(chosen) == len(expected)
+        every = sql_ids(store)
+        probe = np.concatenate([every[::3], [0, int(every.max()) + 5]])
+        mask = directory.of_videos(probe, np.asarray(chosen, dtype=np.int64))
+        np.testing.assert_array_equal(probe[mask], np.intersect1d(probe, expected))
         for start, end in ((0.0, None), (2.5, 4.0), (3.0, 3.0), (7.2, 19.9)):
             in_videos = ",".join(map(str, chosen))
             where, args = f"s.end_s > ? AND s.video_id IN ({in_videos})", [start]

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -73,15 +73,36 @@ POST_FILTER_WIDEN = 2.0
 @dataclass(frozen=True, slots=True)
 class Plan:
     """`exact`: score `id_filter.allow` from stored vectors; else the index searches with
-    `id_filter` (None: unfiltered). `post_filter`: first search without `id_filter.allow`,
-    `widen` times as many, keeping the allowed ones (rule 3). `nothing`: the filter selects no
-    scene at all."""
+    `id_filter` (None: unfiltered). `nothing`: the filter selects no scene at all.
+
+    `post_filter` (rule 3): `id_filter` holds the exclusions only; the index is searched for
+    `widen` times as many, and what is kept is `keep_ids`, or, for a filter by videos alone,
+    the scenes of `keep_videos` (then no id list is built: at 1M scenes, building half of
+    them cost more than the search)."""
 
     id_filter: IdFilter | None
     exact: bool = False
     nothing: bool = False
     post_filter: bool = False
     widen: float = 1.0
+    keep_ids: Ids | None = None
+    keep_videos: Ids | None = None
+
+
+def post_filter_plan(
+    kind: str,
+    selected: int,
+    deny: Ids,
+    total: int,
+    exact_limits: Mapping[str, int | None] = EXACT_LIMIT,
+) -> Plan | None:
+    """Rule 3 for `selected` scenes out of `total`, or None when another rule applies. The
+    caller sets what to keep."""
+    limit = exact_limit(kind, total, exact_limits)
+    if limit is None or selected <= limit or selected < POST_FILTER_FRACTION * total:
+        return None
+    excluded = IdFilter(None, deny) if len(deny) else None
+    return Plan(excluded, post_filter=True, widen=POST_FILTER_WIDEN * total / selected)
 
 
 def choose_plan(
@@ -94,16 +115,12 @@ def choose_plan(
     """`total`: scenes in the index (N)."""
     if allow is None:
         return Plan(IdFilter(None, deny) if len(deny) else None)
-    if len(deny):
-        allow = np.setdiff1d(allow, deny, assume_unique=True)
+    if len(deny):  # (isin scans `allow` once per denied id: they are few)
+        allow = allow[~np.isin(allow, deny)]
     if len(allow) == 0:
         return Plan(None, nothing=True)
+    post = post_filter_plan(kind, len(allow), deny, total, exact_limits)
+    if post is not None:
+        return replace(post, keep_ids=allow)
     limit = exact_limit(kind, total, exact_limits)
-    if limit is None:  # flat: its selector scan is already exact and scores only the selection
-        return Plan(IdFilter(allow))
-    if len(allow) <= limit:
-        return Plan(IdFilter(allow), exact=True)
-    fraction = len(allow) / max(total, 1)
-    if fraction >= POST_FILTER_FRACTION:
-        return Plan(IdFilter(allow, deny), post_filter=True, widen=POST_FILTER_WIDEN / fraction)
-    return Plan(IdFilter(allow))
+    return Plan(IdFilter(allow), exact=limit is not None and len(allow) <= limit)

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from scenesearch.server.domain import Scene
 from scenesearch.server.index.base import Ids
@@ -110,6 +111,21 @@ class SceneDirectory:
         wanted = np.unique(np.fromiter(video_ids, dtype=np.int64))
         return table.ids[self._rows_of(table, wanted)]
 
+    def count_of(self, video_ids: Iterable[int]) -> int:
+        """How many ready scenes these videos have (without building their ids)."""
+        table = self.table()
+        wanted = np.unique(np.fromiter(video_ids, dtype=np.int64))
+        lo = np.searchsorted(table.videos_by_video, wanted, side="left")
+        return int((np.searchsorted(table.videos_by_video, wanted, side="right") - lo).sum())
+
+    def of_videos(self, ids: Ids, video_ids: np.ndarray) -> npt.NDArray[np.bool_]:
+        """Mask over `ids`: ready scenes of the (sorted, unique) `video_ids`."""
+        table = self.table()
+        found, rows = table.positions(ids)
+        mask = np.zeros(len(ids), dtype=bool)
+        mask[found] = np.isin(table.ints[rows, VIDEO], video_ids)
+        return mask
+
     def overlapping(
         self, start_s: float, end_s: float | None, video_ids: Iterable[int] = ()
     ) -> Ids:
@@ -133,6 +149,9 @@ class SceneDirectory:
         if not spans:
             return np.zeros(0, np.int64)
         if sum(b - a for a, b in spans) * 8 >= len(table.ints):
-            # a large share: one pass over the id-ordered rows is cheaper than sorting
-            return np.flatnonzero(np.isin(table.ints[:, VIDEO], wanted))
+            # a large share: one pass over the id-ordered rows is cheaper than sorting, with
+            # a lookup table of the videos (np.isin would sort all the rows' video ids)
+            member = np.zeros(int(table.videos_by_video[-1]) + 1, dtype=bool)
+            member[wanted[wanted < len(member)]] = True
+            return np.flatnonzero(member[table.ints[:, VIDEO]])
         return np.sort(np.concatenate([table.by_video[a:b] for a, b in spans]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,7 @@ from scenesearch.server.query.composite import (
     cosine_threshold,
     rescore,
 )
-from scenesearch.server.query.plan import EXACT_LIMIT, Plan, choose_plan
+from scenesearch.server.query.plan import EXACT_LIMIT, Plan, choose_plan, post_filter_plan
 from scenesearch.server.query.scene_directory import SceneDirectory
 from scenesearch.server.query.text_batcher import TextBatcher
 from scenesearch.server.storage.schema import FrameMatrix
@@ -201,14 +201,21 @@ class SearchEngine:
         if embedded.own_videos:
             deny.extend(self.directory.scenes_of(embedded.own_videos).tolist())
         denied = np.unique(np.asarray(deny, dtype=np.int64))
+        total = self._index.count()
+        timed = options.time_from_s is not None or options.time_to_s is not None
+        if options.video_ids and not timed:  # rule 3 may need no id list: decide on the count
+            selected = self.directory.count_of(options.video_ids)
+            kind, limits = self._index.kind, self.exact_limits
+            post = post_filter_plan(kind, selected, denied, total, limits)
+            if post is not None:
+                return replace(post, keep_videos=np.unique(np.asarray(options.video_ids)))
         allow = self.directory.scenes_of(options.video_ids) if options.video_ids else None
-        if options.time_from_s is not None or options.time_to_s is not None:
+        if timed:
             start, end = options.time_from_s or 0.0, options.time_to_s
             if end is not None and end < start:
                 raise InvalidArgument(f"the time range {start}-{end}s ends before it starts")
             in_time = self.directory.overlapping(start, end, options.video_ids)
             allow = in_time if allow is None else np.intersect1d(allow, in_time)
-        total = self._index.count()
         return choose_plan(self._index.kind, allow, denied, total, self.exact_limits)
 
     def _candidates(self, vector: Vectors, fetch: int, plan: Plan) -> tuple[np.ndarray, ...]:
@@ -219,15 +226,30 @@ class SearchEngine:
             scores = vectors @ vector[0]
             order = np.argsort(-scores, kind="stable")
             return ids[order], scores[order]
-        if plan.post_filter and selection is not None:
+        if plan.post_filter:
             wide = max(fetch, min(math.ceil(fetch * plan.widen), self._index.count()))
-            excluded = IdFilter(None, selection.deny) if len(selection.deny) else None
-            ids, scores = self._searched(vector, wide, excluded)
-            kept = selection.keep(ids)
+            ids, scores = self._searched(vector, wide, selection)  # the exclusions only
+            kept = self._kept(plan, ids)
             if int(kept.sum()) >= fetch or len(ids) < wide:  # enough, or nothing more to find
                 return ids[kept], scores[kept]
-            selection = IdFilter(selection.allow)  # rule 4 of plan.py: the index filters
+            selection = IdFilter(self._allowed(plan))  # rule 4 of plan.py: the index filters
         return self._searched(vector, fetch, selection)
+
+    def _kept(self, plan: Plan, ids: np.ndarray) -> npt.NDArray[np.bool_]:
+        """Which of a post-filtered search's candidates its filter selects."""
+        if plan.keep_videos is not None:
+            return self.directory.of_videos(ids, plan.keep_videos)
+        return IdFilter(plan.keep_ids).keep(ids)
+
+    def _allowed(self, plan: Plan) -> np.ndarray:
+        """A post-filter plan's selection as ids (built only when the index must filter)."""
+        if plan.keep_ids is not None:
+            return plan.keep_ids
+        allow = self.directory.scenes_of(
+            plan.keep_videos.tolist() if plan.keep_videos is not None else []
+        )
+        deny = plan.id_filter.deny if plan.id_filter is not None else np.zeros(0, np.int64)
+        return allow[~np.isin(allow, deny)]
 
     def _searched(
         self, vector: Vectors, fetch: int, id_filter: IdFilter | None
