@@ -67,6 +67,8 @@ class SqliteVectors:
         cached = self._scene_cache.rows_of(wanted) if self._scene_cache is not None else None
         if cached is not None:
             found, order = in_given_order(wanted, cached.groups)
+            if np.array_equal(order, np.arange(len(cached.groups))):
+                return found, cached.vectors  # asked sorted and unique, as plans do: no copy
             return found, cached.vectors[order]
         rows: list[tuple[int, bytes]] = []
         for chunk in chunked(wanted.tolist()):
