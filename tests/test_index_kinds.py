@@ -150,6 +150,20 @@ def test_ivfpq_falls_back_to_exact_below_minimum_and_says_so() -> None:
     assert ids[:, 0].tolist() == [0, 1, 2]
 
 
+def test_ivfpq_probes_at_least_a_twentieth_of_its_lists_unless_told() -> None:
+    """nprobe defaults to 16 or 5% of nlist, whichever is more (a fixed 16 probed 1.6% of a
+    1M-scene library's lists: recall@10 0.32); an explicit nprobe, saved or not, is kept."""
+    vectors = clustered(2000)
+    for params, expected in (({"nlist": "40"}, "16"), ({"nlist": "400"}, "20"),
+                             ({"nlist": "400", "nprobe": "8"}, "8")):  # fmt: skip
+        index = create_index("ivfpq", DIM, {**params, "m": "8", "min_train": "1000"}, ArrayLookup())
+        assert isinstance(index, IvfPqIndex)
+        index.train(vectors, len(vectors))
+        assert index.params()["nprobe"] == expected
+        again = load_index("ivfpq", DIM, {**params, "m": "8"}, ArrayLookup(), index.to_bytes())
+        assert again.params()["nprobe"] == expected
+
+
 def test_bad_index_parameters_are_rejected() -> None:
     with pytest.raises(ValueError, match="nbits"):
         create_index("lsh", DIM, {"nbits": "many"}, ArrayLookup())
