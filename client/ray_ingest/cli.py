@@ -7,7 +7,9 @@ Imports no Ray until a run starts, so `scenesearch ingest --ray` on a machine wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -91,10 +93,14 @@ def cmd_ingest_ray(
         err.print("no video files found in the given paths")
         return 2
     config = config_from_args(args, address)
+    # With --json, stdout carries the summary alone: what Ray prints meanwhile (a driver's
+    # "(raylet) A worker died ..." notices) goes to stderr.
+    chatter = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
         from scenesearch.client.ray_ingest import ingest_on_ray
 
         with (
+            chatter,
             connect(args) as client,
             Progress(
                 TextColumn("[bold]videos"),
