@@ -10,6 +10,7 @@ XLM-R's unigram, BERT's WordPiece) over a small vocabulary, so nothing is downlo
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -36,8 +37,9 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, [chr(c) for c in cs], strict=True))
 
 
-# Words the benchmarks' queries are made of. ViT-B/32's random tokenizer makes each one token,
-# as CLIP's real 49,408-token vocabulary does for common English words: otherwise a 4-word
+# Words the benchmarks' queries are made of (bench/load.py and bench/search.py take them from
+# here). ViT-B/32's random tokenizer makes each one token, as CLIP's real 49,408-token
+# vocabulary does for common English words: otherwise a 4-word
 # query is about 23 tokens instead of about 6, and the text encoder's cost (about 0.27 ms a
 # token with ONNX int8 here) is 4x what a real query costs.
 BENCH_WORDS = (
@@ -45,7 +47,34 @@ BENCH_WORDS = (
     "stadium", "sky", "dog", "cat", "river", "mountain", "crowd", "train", "city", "snow",
     "sunset", "boat", "bird", "children", "playing", "football", "rain", "road", "house",
     "water", "table", "man", "woman", "red", "blue", "green", "white", "black", "scene",
+    "desert",
 )  # fmt: skip
+
+
+def _trained_merges(words: list[str]) -> list[tuple[str, str]]:
+    """Byte-pair merges learnt from `words` as BPE learns them (the most frequent adjacent pair
+    first) until every word is one token; encoding replays them in that order, so each of
+    these words comes out as a single token, whatever letters they share."""
+    pieces = [[*w[:-1], w[-1] + "</w>"] for w in words]
+    merges: list[tuple[str, str]] = []
+    while any(len(p) > 1 for p in pieces):
+        counts: dict[tuple[str, str], int] = {}
+        for p in pieces:
+            for pair in itertools.pairwise(p):
+                counts[pair] = counts.get(pair, 0) + 1
+        best = max(counts, key=counts.__getitem__)  # ties: the pair seen first
+        merges.append(best)
+        for i, p in enumerate(pieces):
+            j, out = 0, []
+            while j < len(p):
+                if j + 1 < len(p) and (p[j], p[j + 1]) == best:
+                    out.append(p[j] + p[j + 1])
+                    j += 2
+                else:
+                    out.append(p[j])
+                    j += 1
+            pieces[i] = out
+    return merges
 
 
 def _vocab_and_merges(
@@ -53,16 +82,18 @@ def _vocab_and_merges(
 ) -> tuple[dict[str, int], list[tuple[str, str]]]:
     chars = list(_bytes_to_unicode().values())
     tokens = chars + [c + "</w>" for c in chars]
-    merges: list[tuple[str, str]] = []
     # A few common English merges, so words become fewer tokens, as with the real vocabulary.
     common = ("the", "a", "of", "photo", "and", "in", "on", "with", "video", "scene")
-    for word in dict.fromkeys((*common, *whole_words)):
-        left = word[0]
-        for i, ch in enumerate(word[1:], start=1):
-            right = ch + ("</w>" if i == len(word) - 1 else "")
-            merges.append((left, right))
-            left = left + right
-            tokens.append(left)
+    if whole_words:
+        merges = _trained_merges(list(dict.fromkeys((*common, *whole_words))))
+    else:  # the tiny models' long-standing tokenizer: one merge chain per word
+        merges = []
+        for word in common:
+            left = word[0]
+            for i, ch in enumerate(word[1:], start=1):
+                merges.append((left, ch + ("</w>" if i == len(word) - 1 else "")))
+                left = left + merges[-1][1]
+    tokens += [a + b for a, b in merges]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
     vocab: dict[str, int] = {}
     for tok in tokens:
