@@ -31,6 +31,7 @@ from scenesearch.client.results import (  # re-exported: the client's public typ
     VideoStream,
     classification_from_proto,
     fields_of,
+    hit_from_proto,
     prompts_to_proto,
     temporal_from_proto,
     timeline_from_proto,
@@ -135,7 +136,7 @@ class SceneSearchClient(ConceptCalls, ReembedCalls, Channel):
             filters.apply(request)
         response = self._call(self._stub.Search, request)
         return SearchResults(
-            [fields_of(h, Hit) for h in response.hits],
+            [hit_from_proto(h) for h in response.hits],
             response.index_kind,
             response.query_truncated,
             response.model,

@@ -184,6 +184,24 @@ class ServerStats:
 T = TypeVar("T")
 
 
+def hit_from_proto(h: pb.SearchHit) -> Hit:
+    """Field by field: a search returns up to 1,000 hits, and the generic `fields_of` costs
+    8 µs a hit (8 ms at top_k=1000, more than the server's search), this about 2 µs."""
+    return Hit(
+        h.video_id,
+        h.video_path,
+        h.scene_id,
+        h.scene_index,
+        h.start_s,
+        h.end_s,
+        h.best_time_s,
+        h.score,
+        h.index_kind,
+        list(h.term_scores),
+        h.calibrated_score,
+    )
+
+
 def fields_of(message: Any, cls: type[T]) -> T:
     names = cls.__dataclass_fields__  # type: ignore[attr-defined]
     values = {n: getattr(message, n) for n in names}

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,8 @@ from scenesearch.server.api import convert
 from scenesearch.server.domain import IngestParams, Progress, SceneHit, Stage, Video
 from scenesearch.server.errors import InvalidArgument, NotFound, PermissionDenied
 from scenesearch.server.ingest.media import resolve_media_path
-from scenesearch.server.query.search import ImageQuery, SceneQuery, TextQuery
+from scenesearch.server.query.hits import HitTable
+from scenesearch.server.query.search import ImageQuery, SceneQuery, SearchResult, TextQuery
 from scenesearch.v1 import scenesearch_pb2 as pb
 
 DEFAULTS = IngestParams(1.0, "content", 0.0, 16)
@@ -96,12 +98,26 @@ def test_search_request_round_trips_into_the_domain(
         start_s=finite,
         end_s=finite,
         best_time_s=finite,
-        score=finite,
+        score=st.floats(-3.0, 3.0),  # a cosine, or a composite score
         index_kind=st.sampled_from(["flat", "hnsw", "ivfpq", "lsh"]),
     )
 )
 def test_hits_survive_the_wire(hit: SceneHit) -> None:
-    wire = pb.SearchHit.FromString(convert.hit_to_proto(hit).SerializeToString())
+    score = np.asarray([hit.score], np.float32)
+    one = HitTable(
+        scene_ids=np.asarray([hit.scene_id]),
+        video_ids=np.asarray([hit.video_id]),
+        scene_indexes=np.asarray([hit.scene_index]),
+        start_s=np.asarray([hit.start_s]),
+        end_s=np.asarray([hit.end_s]),
+        best_time_s=np.asarray([hit.best_time_s]),
+        scores=score,
+        calibrated=score,
+        term_scores=score[:, None],
+        video_paths=[hit.video_path],
+    )
+    response = convert.search_result_to_proto(SearchResult(one, hit.index_kind))
+    wire = pb.SearchResponse.FromString(response.SerializeToString()).hits[0]
     assert (wire.video_id, wire.video_path, wire.scene_id, wire.scene_index) == (
         hit.video_id,
         hit.video_path,

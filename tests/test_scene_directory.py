@@ -48,16 +48,14 @@ def check(store: Store, directory: SceneDirectory, rng: np.random.Generator) -> 
     probe = np.concatenate([every[::7], [0, int(every.max()) + 5]])
     found, rows = table.positions(probe)
     assert found.tolist() == [True] * len(every[::7]) + [False, False]
-    for (scene, path), sid in zip(table.scenes(rows), probe[found].tolist(), strict=True):
+    ints, floats = table.ints[rows].tolist(), table.floats[rows].tolist()
+    for (sid, video, index, *_), (start_s, end_s) in zip(ints, floats, strict=True):
         stored = store.db.execute(
-            "SELECT s.video_id, s.idx, s.start_s, s.end_s, v.path FROM scenes s "
+            "SELECT s.id, s.video_id, s.idx, s.start_s, s.end_s, v.path FROM scenes s "
             "JOIN videos v ON v.id = s.video_id WHERE s.id = ?",
             (sid,),
         ).fetchone()
-        assert (scene.id, scene.video_id, scene.index, scene.start_s, scene.end_s, path) == (
-            sid,
-            *stored,
-        )
+        assert (sid, video, index, start_s, end_s, table.paths[video]) == stored
 
 
 def test_directory_matches_the_catalog_through_deletes_and_new_videos(tmp_path: Path) -> None:

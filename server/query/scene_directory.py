@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from scenesearch.server.domain import Scene
 from scenesearch.server.index.base import Ids
 from scenesearch.server.storage.scene_rows import ready_video_paths, scene_rows_after
 from scenesearch.server.storage.store import Store
@@ -61,16 +60,6 @@ class SceneTable:
         safe = np.minimum(pos, max(len(all_ids) - 1, 0))
         found = (pos < len(all_ids)) & (all_ids[safe] == ids) if len(all_ids) else pos < 0
         return found, pos[found]
-
-    def scenes(self, rows: np.ndarray) -> list[tuple[Scene, str]]:
-        """Scene and video path of each row (one conversion for all: hits come in 1000s)."""
-        paths = self.paths
-        return [
-            (Scene(sid, video, index, start_s, end_s, start_frame, end_frame), paths[video])
-            for (sid, video, index, start_frame, end_frame), (start_s, end_s) in zip(
-                self.ints[rows].tolist(), self.floats[rows].tolist(), strict=True
-            )
-        ]
 
 
 class SceneDirectory:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scenesearch.contract import DEFAULT_TOP_K, MAX_TOP_K
-from scenesearch.server.domain import Scene, SceneHit, Vectors
+from scenesearch.server.domain import SceneHit, Vectors
 from scenesearch.server.errors import InvalidArgument
 from scenesearch.server.index.base import IdFilter
 from scenesearch.server.index.live import LiveIndex
@@ -31,16 +31,22 @@ from scenesearch.server.query.composite import (
     cosine_threshold,
     rescore,
 )
+from scenesearch.server.query.hits import HitTable, best_moment_times, no_hits
 from scenesearch.server.query.plan import EXACT_LIMIT, Plan, choose_plan, post_filter_plan
-from scenesearch.server.query.scene_directory import SceneDirectory
+from scenesearch.server.query.scene_directory import (
+    END_S,
+    INDEX,
+    START_S,
+    VIDEO,
+    SceneDirectory,
+    SceneTable,
+)
 from scenesearch.server.query.text_batcher import TextBatcher
-from scenesearch.server.storage.schema import FrameMatrix
 from scenesearch.server.storage.store import Store
 
 # Image bytes -> (1, dim) normalised vector; raises InvalidArgument for undecodable bytes.
 ImageBytesEncoder = Callable[[bytes], Vectors]
 Calibrate = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
-Kept = tuple[int, float, Scene, str]  # scene id, score, scene, video path
 # Concept name -> its (1, dim) unit query vector (query/concepts.py); NotFound when unknown.
 ConceptResolver = Callable[[str], Vectors]
 
@@ -97,9 +103,26 @@ class SearchOptions:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    hits: tuple[SceneHit, ...]
+    table: HitTable  # the hits, best first (or by time), as columns
     index_kind: str
     query_truncated: bool = False
+
+    @property
+    def hits(self) -> tuple[SceneHit, ...]:
+        return self.table.objects(self.index_kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """Committed candidates, best first: their rows in one scene-directory snapshot."""
+
+    table: SceneTable
+    rows: np.ndarray
+    ids: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +216,8 @@ class SearchEngine:
             kept = self._ranked(embedded.vector, top_k, plan, min_score)
         hits = self._hits(embedded, kept)
         if options.sort_by_time:
-            hits.sort(key=lambda h: (h.video_id, h.start_s))
-        return SearchResult(tuple(hits), self._index.kind, embedded.truncated)
+            hits = hits.by_time()
+        return SearchResult(hits, self._index.kind, embedded.truncated)
 
     def plan(self, embedded: Embedded, options: SearchOptions) -> Plan:
         deny: list[int] = list(embedded.own_scenes)
@@ -258,9 +281,9 @@ class SearchEngine:
         valid = ids[0] >= 0
         return ids[0][valid], scores[0][valid]
 
-    def _ranked(self, vector: Vectors, top_k: int, plan: Plan, min_score: float) -> list[Kept]:
+    def _ranked(self, vector: Vectors, top_k: int, plan: Plan, min_score: float) -> Kept | None:
         if plan.nothing:
-            return []
+            return None
         fetch = top_k
         while True:
             ids, scores = self._candidates(vector, fetch, plan)
@@ -274,9 +297,9 @@ class SearchEngine:
 
     def _reranked(
         self, embedded: Embedded, top_k: int, plan: Plan, min_score: float, per_video: int
-    ) -> list[Kept]:
+    ) -> Kept | None:
         if plan.nothing:
-            return []
+            return None
         fetch = max(CANDIDATES_PER_HIT * top_k, MIN_CANDIDATES)
         while True:
             ids, scores = self._candidates(embedded.vector, fetch, plan)
@@ -310,67 +333,46 @@ class SearchEngine:
 
     def _committed(
         self, ids: np.ndarray, scores: np.ndarray, top_k: int, per_video: int = 0
-    ) -> list[Kept]:
+    ) -> Kept:
         """The first top_k (id, score) whose scene is committed (in the scene directory), in
         order, with at most `per_video` of each video when it is set."""
         table = self.directory.table()
         found, rows = table.positions(ids)
         ids, scores = ids[found], scores[found]
-        if not per_video:
-            rows, ids, scores = rows[:top_k], ids[:top_k], scores[:top_k]
-        kept: list[Kept] = []
-        taken: dict[int, int] = {}
-        for (scene, path), sid, score in zip(
-            table.scenes(rows), ids.tolist(), scores.tolist(), strict=True
-        ):
-            if per_video:
-                if taken.get(scene.video_id, 0) >= per_video:
-                    continue
-                taken[scene.video_id] = taken.get(scene.video_id, 0) + 1
-            kept.append((sid, score, scene, path))
-            if len(kept) == top_k:
-                break
-        return kept
+        if per_video:
+            keep = rank_in_video(table.ints[rows, VIDEO]) < per_video
+            rows, ids, scores = rows[keep], ids[keep], scores[keep]
+        return Kept(table, rows[:top_k], ids[:top_k], scores[:top_k])
 
-    def _hits(self, embedded: Embedded, kept: list[Kept]) -> list[SceneHit]:
-        if not kept:
-            return []
-        ids = np.asarray([k[0] for k in kept], dtype=np.int64)
-        frames = self._store.frames_of_scenes(ids.tolist(), ordered=False)
-        moments = best_moments(frames, embedded.vector[0])
-        scores = np.asarray([k[1] for k in kept], dtype=np.float32)
-        calibrated = self._calibrate(scores).tolist()
-        if embedded.terms is not None:
-            per_term = self._term_cosines(ids, embedded.terms).tolist()
-        else:
-            per_term = [[s] for s in scores.tolist()]
-        kind = self._index.kind
-        return [
-            SceneHit(
-                video_id=scene.video_id,
-                video_path=path,
-                scene_id=sid,
-                scene_index=scene.index,
-                start_s=scene.start_s,
-                end_s=scene.end_s,
-                best_time_s=moments.get(sid, scene.start_s),
-                score=score,
-                index_kind=kind,
-                term_scores=tuple(terms),
-                calibrated_score=cal,
-            )
-            for (sid, score, scene, path), terms, cal in zip(
-                kept, per_term, calibrated, strict=True
-            )
-        ]
+    def _hits(self, embedded: Embedded, kept: Kept | None) -> HitTable:
+        terms = embedded.terms
+        if kept is None or not len(kept):
+            return no_hits(1 if terms is None else len(terms.weights))
+        frames = self._store.frames_of_scenes(kept.ids.tolist(), ordered=False)
+        moments = best_moment_times(frames, embedded.vector[0], kept.ids)
+        ints, floats = kept.table.ints[kept.rows], kept.table.floats[kept.rows]
+        scores = kept.scores.astype(np.float32, copy=False)
+        paths = kept.table.paths
+        return HitTable(
+            scene_ids=kept.ids,
+            video_ids=ints[:, VIDEO],
+            scene_indexes=ints[:, INDEX],
+            start_s=floats[:, START_S],
+            end_s=floats[:, END_S],
+            best_time_s=np.where(np.isnan(moments), floats[:, START_S], moments),
+            scores=scores,
+            calibrated=self._calibrate(scores),
+            term_scores=scores[:, None] if terms is None else self._term_cosines(kept.ids, terms),
+            video_paths=[paths[v] for v in ints[:, VIDEO].tolist()],
+        )
 
 
-def best_moments(frames: FrameMatrix, vector: Vectors) -> dict[int, float]:
-    """Per scene, the time of its frame most similar to `vector` (the earliest on a tie)."""
-    if len(frames.times_s) == 0:
-        return {}
-    sims = frames.vectors @ vector
-    order = np.lexsort((frames.times_s, -sims, frames.scene_ids))
-    scene_ids = frames.scene_ids[order]
-    first = np.flatnonzero(np.r_[True, scene_ids[1:] != scene_ids[:-1]])
-    return dict(zip(scene_ids[first].tolist(), frames.times_s[order][first].tolist(), strict=True))
+def rank_in_video(videos: np.ndarray) -> np.ndarray:
+    """For each position, how many earlier positions have the same video."""
+    order = np.argsort(videos, kind="stable")
+    ordered = videos[order]
+    positions = np.arange(len(videos))
+    starts = np.maximum.accumulate(np.where(np.r_[True, ordered[1:] != ordered[:-1]], positions, 0))
+    rank = np.empty(len(videos), np.int64)
+    rank[order] = positions - starts
+    return rank
