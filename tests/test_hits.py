@@ -9,7 +9,8 @@ import pytest
 from scenesearch.client.results import Hit, fields_of, hit_from_proto
 from scenesearch.server.api.convert import search_result_to_proto
 from scenesearch.server.query.hits import HitTable, best_moment_times
-from scenesearch.server.query.search import SearchResult, rank_in_video
+from scenesearch.server.query.ranking import best_first, rank_in_video
+from scenesearch.server.query.search import SearchResult
 from scenesearch.server.storage.schema import FrameMatrix
 from scenesearch.v1 import scenesearch_pb2 as pb
 
@@ -112,3 +113,14 @@ def test_protos_and_client_hits_carry_every_field() -> None:
     assert hit_from_proto(parsed.hits[0]).term_scores == pytest.approx(
         [float(hits.scores[0]), -float(hits.scores[0])]
     )
+
+
+def test_best_first_is_a_stable_sort_cut_to_count() -> None:
+    rng = np.random.default_rng(7)
+    ids = np.sort(rng.choice(10_000, 500, replace=False))
+    scores = rng.integers(0, 40, 500).astype(np.float32) / 8  # many ties
+    order = np.argsort(-scores, kind="stable")
+    for count in (1, 10, 37, 499, 500, 900):
+        got_ids, got_scores = best_first(ids, scores, count)
+        np.testing.assert_array_equal(got_ids, ids[order][:count])
+        np.testing.assert_array_equal(got_scores, scores[order][:count])

@@ -56,6 +56,15 @@ def check(store: Store, frames: VectorCache, scenes: VectorCache, rng: np.random
         ready = np.isin(found, committed)
         np.testing.assert_array_equal(got_scenes.groups, found[ready])
         np.testing.assert_array_equal(got_scenes.vectors, vectors[ready])
+        # scores: scattered ids (one gather) and whole runs of committed ids (scored in place)
+        query = rng.normal(size=store.dim).astype(np.float32)
+        for ids in (np.unique(asked), np.asarray(committed[: 2 * size + 20])):
+            scored = scenes.scores_of(ids, query)
+            assert scored is not None
+            found, vectors = store.lookup_vectors(ids)
+            ready = np.isin(found, committed)
+            np.testing.assert_array_equal(scored[0], found[ready])
+            np.testing.assert_allclose(scored[1], vectors[ready] @ query, rtol=1e-5, atol=1e-6)
     empty = frames.rows_of([10**9])
     assert empty is not None and len(empty.order) == 0
 

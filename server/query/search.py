@@ -33,6 +33,7 @@ from scenesearch.server.query.composite import (
 )
 from scenesearch.server.query.hits import HitTable, best_moment_times, no_hits
 from scenesearch.server.query.plan import EXACT_LIMIT, Plan, choose_plan, post_filter_plan
+from scenesearch.server.query.ranking import best_first, rank_in_video
 from scenesearch.server.query.scene_directory import (
     END_S,
     INDEX,
@@ -245,10 +246,7 @@ class SearchEngine:
         """(ids, scores) best first: the whole selection when it is scored exactly."""
         selection = plan.id_filter
         if plan.exact and selection is not None and selection.allow is not None:
-            ids, vectors = self._index.stored_vectors(selection.allow)
-            scores = vectors @ vector[0]
-            order = np.argsort(-scores, kind="stable")
-            return ids[order], scores[order]
+            return best_first(*self._scored_exactly(selection.allow, vector[0]), fetch)
         if plan.post_filter:
             wide = max(fetch, min(math.ceil(fetch * plan.widen), self._index.count()))
             ids, scores = self._searched(vector, wide, selection)  # the exclusions only
@@ -257,6 +255,15 @@ class SearchEngine:
                 return ids[kept], scores[kept]
             selection = IdFilter(self._allowed(plan))  # rule 4 of plan.py: the index filters
         return self._searched(vector, fetch, selection)
+
+    def _scored_exactly(self, ids: np.ndarray, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(id, score) of the sorted `ids`, from the store's read copy of the scene vectors
+        (scored in place) or else the index's stored vectors."""
+        scored = self._store.vectors.scene_scores(ids, vector)
+        if scored is not None:
+            return scored
+        found, vectors = self._index.stored_vectors(ids)
+        return found, vectors @ vector
 
     def _kept(self, plan: Plan, ids: np.ndarray) -> npt.NDArray[np.bool_]:
         """Which of a post-filtered search's candidates its filter selects."""
@@ -365,14 +372,3 @@ class SearchEngine:
             term_scores=scores[:, None] if terms is None else self._term_cosines(kept.ids, terms),
             video_paths=[paths[v] for v in ints[:, VIDEO].tolist()],
         )
-
-
-def rank_in_video(videos: np.ndarray) -> np.ndarray:
-    """For each position, how many earlier positions have the same video."""
-    order = np.argsort(videos, kind="stable")
-    ordered = videos[order]
-    positions = np.arange(len(videos))
-    starts = np.maximum.accumulate(np.where(np.r_[True, ordered[1:] != ordered[:-1]], positions, 0))
-    rank = np.empty(len(videos), np.int64)
-    rank[order] = positions - starts
-    return rank

@@ -203,6 +203,11 @@ class MilvusVectors:
             )
         )
 
+    def scene_scores(
+        self, ids: np.ndarray, vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        return None  # no read copy: Milvus serves these reads (and its index scores them)
+
     def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
         wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
         rows: list[dict[str, Any]] = []

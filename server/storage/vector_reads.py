@@ -61,6 +61,12 @@ class SqliteVectors:
     def purge(self, video_ids: Sequence[int]) -> None:
         """Nothing to do: a video that is not ready has no rows."""
 
+    def scene_scores(
+        self, ids: np.ndarray, vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        cache = self._scene_cache
+        return cache.scores_of(ids, vector) if cache is not None else None
+
     def lookup_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, Vectors]:
         """Stored vectors of the committed scenes among `ids`, in the order given."""
         wanted = np.asarray(ids, dtype=np.int64).reshape(-1)

@@ -62,6 +62,14 @@ class VectorStore(Protocol):
         """Stored vectors of the scenes among `ids`, in the order given (absent ids left out)."""
         ...
 
+    def scene_scores(
+        self, ids: np.ndarray, vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scene id, stored vector · `vector`) of the committed scenes among the sorted,
+        unique `ids`, in id order, from a read copy of the vectors; None when there is none
+        (not kept, or still being built): the caller reads the vectors by other means."""
+        ...
+
     def sample_scene_vectors(self, limit: int) -> Vectors: ...
 
     def iter_scene_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, Vectors]]: ...
