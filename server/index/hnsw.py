@@ -1,5 +1,5 @@
 """`hnsw`: graph search (FAISS IndexHNSWFlat, inner product). Params: M, efConstruction,
-efSearch.
+efSearch (default: tuned at each build for recall@10 0.95, at least 128; see tuning.py).
 
 FAISS cannot remove from an HNSW graph, so removed ids become tombstones excluded at search
 time by an IDSelector; the graph is rebuilt from its own stored vectors once tombstones pass a
@@ -31,8 +31,12 @@ from scenesearch.server.index.base import (
     unpack,
 )
 from scenesearch.server.index.id_mapped import reconstruct
+from scenesearch.server.index.tuning import RecallProbe, Tuned, ladder, tune
 
 COMPACT_FRACTION = 0.25
+DEFAULT_EF_SEARCH = 128
+# The most efSearch tuning goes to: about 8x the default's cost.
+MAX_TUNED_EF_SEARCH = 1024
 # The largest efSearch a filtered search raises to (cost grows about linearly with it).
 EF_FILTER_CAP = 4096
 
@@ -48,9 +52,12 @@ class HnswIndex:
         ef_search: int,
         index: faiss.Index | None = None,
         tombstones: Ids | None = None,
+        tunable: bool = False,
     ) -> None:
         self.dim, self.m = dim, m
         self.ef_construction, self.ef_search = ef_construction, ef_search
+        self.tunable = tunable  # efSearch was not given: builds tune it (tuning.py)
+        self.tuned: Tuned | None = None
         self._index = index if index is not None else self._empty()
         self._dead: set[int] = set(int(i) for i in (tombstones if tombstones is not None else []))
         # The Not-selector only wraps its batch selector, so both are kept alive together.
@@ -59,6 +66,7 @@ class HnswIndex:
     def _empty(self) -> faiss.Index:
         graph = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = self.ef_construction
+        graph.hnsw.efSearch = self.ef_search  # saved with the graph: a tuned value survives
         return faiss.IndexIDMap2(graph)
 
     @classmethod
@@ -67,7 +75,8 @@ class HnswIndex:
             dim,
             int_param(params, "M", 32, 2),
             int_param(params, "efConstruction", 80),
-            int_param(params, "efSearch", 128),
+            int_param(params, "efSearch", DEFAULT_EF_SEARCH),
+            tunable="efSearch" not in params,
         )
 
     @classmethod
@@ -76,14 +85,29 @@ class HnswIndex:
     ) -> HnswIndex:
         graph, dead = unpack(data)
         base = cls.create(dim, params, lookup)
+        index = deserialize(graph)
+        ef_search = base.ef_search
+        if base.tunable:  # the value tuned at the build (older saves hold FAISS's 16)
+            saved = faiss.downcast_index(faiss.downcast_index(index).index).hnsw.efSearch
+            ef_search = max(base.ef_search, int(saved))
         return cls(
             dim,
             base.m,
             base.ef_construction,
-            base.ef_search,
-            deserialize(graph),
+            ef_search,
+            index,
             np.frombuffer(dead, dtype=np.int64),
+            base.tunable,
         )
+
+    def tune(self, probe: RecallProbe) -> None:
+        """Raise efSearch until the probe's recall meets the target (tuning.py)."""
+        if not self.tunable:
+            return
+        steps = ladder(self.ef_search, max(self.ef_search, MAX_TUNED_EF_SEARCH))
+        self.tuned = tune(lambda q, k, ef: self._search(q, k, None, ef)[1], steps, probe)
+        self.ef_search = self.tuned.value
+        faiss.downcast_index(self._index.index).hnsw.efSearch = self.ef_search
 
     def add(self, ids: Ids, vectors: Vectors) -> None:
         ids = as_ids(ids)
@@ -127,7 +151,12 @@ class HnswIndex:
         walked through filtered-out nodes, so to find k that pass, efSearch grows by the
         inverse of the fraction kept (up to EF_FILTER_CAP); very selective filters are
         meant to be scored exactly instead (see query/plan.py)."""
-        ef = max(self.ef_search, k)
+        return self._search(queries, k, id_filter, self.ef_search)
+
+    def _search(
+        self, queries: Vectors, k: int, id_filter: IdFilter | None, ef_search: int
+    ) -> tuple[Scores, Ids]:
+        ef = max(ef_search, k)
         keep: list[Any] = []
         parts: list[faiss.IDSelector] = []
         if self._dead:
@@ -164,7 +193,10 @@ class HnswIndex:
         }
 
     def note(self) -> str:
-        return f"{len(self._dead)} removed ids awaiting compaction" if self._dead else ""
+        notes = [self.tuned.note("efSearch")] if self.tuned is not None else []
+        if self._dead:
+            notes.append(f"{len(self._dead)} removed ids awaiting compaction")
+        return "; ".join(notes)
 
     def to_bytes(self) -> bytes:
         dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from scenesearch.server.domain import Vectors
-from scenesearch.server.index import create_index, load_index
+from scenesearch.server.index import create_index, load_index, tuning
 from scenesearch.server.index.base import (
     IdFilter,
     Ids,
@@ -152,6 +152,7 @@ class LiveIndex:
                             fresh.remove(ids)
                     self._index, self._params = fresh, dict(params)
                     self.generation = max(self.generation, generation)
+                    self._saved_generation = -1  # a new index, if at the same generation
             finally:
                 with self._lock.write():
                     self._pending = None
@@ -167,9 +168,15 @@ class LiveIndex:
         if train is not None:
             log.info("training the %s index on up to %d vectors", kind, TRAIN_SAMPLE)
             train(self._store.sample_scene_vectors(TRAIN_SAMPLE), total)
+        tuner = getattr(index, "tune", None)
+        truth = None
+        if tuner is not None and total >= tuning.MIN_VECTORS:
+            truth = tuning.TruthBuilder(self._store.sample_scene_vectors(tuning.PROBE_QUERIES))
         done, next_report = 0, total // 10
         for ids, vectors in self._store.iter_scene_vectors():
             index.add(ids, vectors)
+            if truth is not None:
+                truth.add(ids, vectors)
             done += len(ids)
             if total >= 100_000 and done >= next_report:
                 log.info(
@@ -180,6 +187,9 @@ class LiveIndex:
                     100 * done // total,
                 )
                 next_report += total // 10
+        if tuner is not None and truth is not None:
+            tuner(truth.probe())
+            log.info("%s index: %s", kind, index.note())
         return index
 
     def save(self) -> bool:
