@@ -122,7 +122,8 @@ def run_kind(
     library: Library,
     n_queries: int,
     rng: np.random.Generator,
-) -> list[Row]:
+) -> tuple[list[Row], str]:
+    """The rows measured, and the index's effective parameters (tuned ones included)."""
     started = time.perf_counter()
     log: list[str] = []
     proc, address = spawn_server(
@@ -139,8 +140,14 @@ def run_kind(
         client = SceneSearchClient(address, timeout_s=600)
         while client.stats().warming:  # measure with the read copies of the vectors built
             time.sleep(0.5)
-        print(f"{kind}: warm in {time.perf_counter() - started:.0f}s", flush=True)
-        return measure(client, library, n_queries, rng, functools.partial(encoder_seconds, port))
+        stats = client.stats()
+        params = ", ".join(f"{k} {v}" for k, v in sorted(stats.index_params.items()))
+        index = f"Index parameters: {params or 'none'}." + (
+            f" Note: {stats.index_note}." if stats.index_note else ""
+        )
+        print(f"{kind}: warm in {time.perf_counter() - started:.0f}s; {index}", flush=True)
+        encoder = functools.partial(encoder_seconds, port)
+        return measure(client, library, n_queries, rng, encoder), index
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
@@ -254,11 +261,13 @@ def text(i: int) -> str:
     return " ".join(WORDS[(i + j) % len(WORDS)] for j in range(4)) + f" scene {i}"
 
 
-def table(kind: str, rows: list[Row]) -> list[str]:
+def table(kind: str, rows: list[Row], index: str) -> list[str]:
     by_name = {row.name: row for row in rows}
     base = top10 = by_name["scene search (unfiltered, top_k=10)"].p(50)
     lines = [
         f"### {kind}",
+        "",
+        index,
         "",
         "| query | p50 ms | p95 ms | p50 vs unfiltered scene search | target | recall@10 |",
         "|---|---:|---:|---:|---|---:|",
@@ -308,8 +317,8 @@ def main() -> None:
         old = old_layout_storage(root / "old", args.frames)
         print(f"library: {len(library.scene_ids):,} scenes in {build_s:.0f}s; {disk}", flush=True)
         for kind in args.kinds.split(","):
-            rows = run_kind(kind, data_dir, model, library, args.queries, rng)
-            section = table(kind, rows)
+            rows, index = run_kind(kind, data_dir, model, library, args.queries, rng)
+            section = table(kind, rows, index)
             sections += section
             print("\n".join(section), flush=True)
     raw = 512 * 4
